@@ -22,6 +22,7 @@ describe('RaftCore basics', () => {
     net.stabilize();
     net.tickAll(2);
     net.stabilize();
-    for (const id of [1, 2, 3]) expect(net.appliedData(id)).toEqual([...Array(10).keys()].map((i) => `v${i}`));
+    for (const id of [1, 2, 3])
+      expect(net.appliedData(id)).toEqual([...Array(10).keys()].map((i) => `v${i}`));
   });
 });

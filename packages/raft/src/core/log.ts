@@ -34,7 +34,8 @@ export class RaftLog {
       this.offsetTerm = this.offset === snapshot.index ? snapshot.term : undefined;
       this.entries = [...entries];
       for (let k = 1; k < entries.length; k++) {
-        if (entries[k]!.index !== first.index + k) throw new Error(`log not contiguous at index ${first.index + k}`);
+        if (entries[k]!.index !== first.index + k)
+          throw new Error(`log not contiguous at index ${first.index + k}`);
       }
       if (this.lastIndex() < snapshot.index) {
         throw new Error(`log ends at ${this.lastIndex()} before the snapshot at ${snapshot.index}`);
@@ -77,7 +78,12 @@ export class RaftLog {
   }
 
   /** Entries in [lo, hi), at most `maxCount` of them and, past the first, at most `maxBytes` of data. */
-  slice(lo: number, hi: number, maxCount = Number.POSITIVE_INFINITY, maxBytes = Number.POSITIVE_INFINITY): Entry[] {
+  slice(
+    lo: number,
+    hi: number,
+    maxCount = Number.POSITIVE_INFINITY,
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): Entry[] {
     if (lo <= this.offset) throw new Error(`slice(${lo}) below the first index ${this.firstIndex()}`);
     const end = Math.min(hi, this.lastIndex() + 1, lo + maxCount);
     const out: Entry[] = [];
@@ -127,7 +133,12 @@ export class RaftLog {
 
   /** The membership in force: the latest in the log, else the snapshot's. */
   membership(): { index: number; membership: Membership } {
-    return this.memberships[this.memberships.length - 1] ?? { index: this.snapshot.index, membership: this.snapshot.membership };
+    return (
+      this.memberships[this.memberships.length - 1] ?? {
+        index: this.snapshot.index,
+        membership: this.snapshot.membership,
+      }
+    );
   }
 
   /** The membership in force at `index` (which must not be below the snapshot unless kept in the log). */
@@ -155,7 +166,8 @@ export class RaftLog {
    */
   compact(snapshot: SnapshotMeta, discardThrough: number): void {
     if (snapshot.index <= this.snapshot.index) return;
-    if (snapshot.index > this.stableIndex) throw new Error(`snapshot at ${snapshot.index} beyond the durable log`);
+    if (snapshot.index > this.stableIndex)
+      throw new Error(`snapshot at ${snapshot.index} beyond the durable log`);
     const through = Math.min(discardThrough, snapshot.index);
     this.snapshot = snapshot;
     if (through <= this.offset) return;

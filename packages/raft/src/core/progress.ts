@@ -41,7 +41,8 @@ export class Progress {
 
   becomeProbe(): void {
     // Leaving snapshot state, resume right after the snapshot if it landed, else after the match.
-    this.next = this.state === 'snapshot' ? Math.max(this.match + 1, this.pendingSnapshot + 1) : this.match + 1;
+    this.next =
+      this.state === 'snapshot' ? Math.max(this.match + 1, this.pendingSnapshot + 1) : this.match + 1;
     this.state = 'probe';
     this.probeSent = false;
     this.pendingSnapshot = 0;

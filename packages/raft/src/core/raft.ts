@@ -100,7 +100,8 @@ export class RaftCore {
   private inFlight: Ready | undefined;
 
   constructor(config: CoreConfig, initial: InitialState) {
-    if (config.id <= 0 || !Number.isInteger(config.id)) throw new RaftInvariantError(`invalid node id ${config.id}`);
+    if (config.id <= 0 || !Number.isInteger(config.id))
+      throw new RaftInvariantError(`invalid node id ${config.id}`);
     if (config.heartbeatTicks >= config.electionTicks) {
       throw new RaftInvariantError('heartbeatTicks must be less than electionTicks');
     }
@@ -161,7 +162,8 @@ export class RaftCore {
    */
   proposeMembership(requestId: number, membership: Membership): void {
     this.assertNotInFlight('proposeMembership');
-    const refuse = (reason: Dropped['reason']) => this.dropped.push({ requestId, reason, leader: this.leader });
+    const refuse = (reason: Dropped['reason']) =>
+      this.dropped.push({ requestId, reason, leader: this.leader });
     if (this.role !== Role.Leader) return void refuse('not-leader');
     if (this.transferee !== 0) return void refuse('transferring');
     const current = this.log.membership();
@@ -217,16 +219,24 @@ export class RaftCore {
     pr.probeSent = true;
   }
 
+  /** Describes a snapshot of the state machine as of applied `index`, without changing anything. */
+  snapshotMeta(index: number): SnapshotMeta {
+    if (index > this.applied)
+      throw new RaftInvariantError(`snapshot at ${index} beyond applied ${this.applied}`);
+    const term = this.log.term(index);
+    if (term === undefined) throw new RaftInvariantError(`snapshot at ${index}: entry already discarded`);
+    return { index, term, membership: this.log.membershipAt(index) };
+  }
+
   /**
-   * Records a state-machine snapshot taken at `index` (<= applied) and discards the log through
-   * `discardThrough` (default: `index`); entries kept after it serve slow followers without a snapshot.
+   * Records a state-machine snapshot taken at `index` (<= applied; the driver has made it durable)
+   * and discards the log through `discardThrough` (default: `index`); entries kept after it serve
+   * slow followers without a snapshot. Returns the snapshot's meta.
    */
   compact(index: number, discardThrough: number = index): SnapshotMeta {
     this.assertNotInFlight('compact');
-    if (index > this.applied) throw new RaftInvariantError(`snapshot at ${index} beyond applied ${this.applied}`);
-    const term = this.log.term(index);
-    if (term === undefined) throw new RaftInvariantError(`snapshot at ${index}: entry already discarded`);
-    const meta: SnapshotMeta = { index, term, membership: this.log.membershipAt(index) };
+    if (index <= this.log.snapshot.index) return this.log.snapshot;
+    const meta = this.snapshotMeta(index);
     this.log.compact(meta, discardThrough);
     return meta;
   }
@@ -235,14 +245,21 @@ export class RaftCore {
     this.assertNotInFlight('step');
     if (m.to !== this.id || m.from === this.id) return;
     // Observer hellos are term-agnostic: a fresh observer knows no term yet.
-    if (m.type === MessageType.ObserverHello) return this.handleObserverHello(m);
-    if (m.type === MessageType.ObserverHelloResp) return this.handleObserverHelloResp(m);
+    if (m.type === MessageType.ObserverHello) {
+      this.handleObserverHello(m);
+      return;
+    }
+    if (m.type === MessageType.ObserverHelloResp) {
+      this.handleObserverHelloResp(m);
+      return;
+    }
 
     if (m.term > this.term) {
       if (m.type === MessageType.PreVote || m.type === MessageType.Vote) {
         // A node that heard from a leader within the election timeout ignores campaigns, so a node
         // partitioned away and back cannot depose a healthy leader (thesis §4.2.3, §9.6).
-        const inLease = this.cfg.checkQuorum && this.leader !== 0 && this.electionElapsed < this.cfg.electionTicks;
+        const inLease =
+          this.cfg.checkQuorum && this.leader !== 0 && this.electionElapsed < this.cfg.electionTicks;
         if (inLease && !m.transfer) return;
       }
       if (m.type === MessageType.PreVote) {
@@ -251,7 +268,9 @@ export class RaftCore {
         // A granted pre-vote carries the future term; the pre-candidate bumps its term only on a majority.
       } else {
         const fromLeader =
-          m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot;
+          m.type === MessageType.Append ||
+          m.type === MessageType.Heartbeat ||
+          m.type === MessageType.Snapshot;
         this.becomeFollower(m.term, fromLeader ? m.from : 0);
       }
     } else if (m.term < this.term) {
@@ -261,7 +280,13 @@ export class RaftCore {
       ) {
         // A stale leader whose term lags (e.g. it was partitioned while we moved on through pre-vote,
         // which does not bump its term) learns of the newer term from this and steps down.
-        this.send({ type: MessageType.AppendResp, to: m.from, term: this.term, index: m.index ?? 0, reject: true });
+        this.send({
+          type: MessageType.AppendResp,
+          to: m.from,
+          term: this.term,
+          index: m.index ?? 0,
+          reject: true,
+        });
       } else if (m.type === MessageType.PreVote) {
         this.send({ type: MessageType.PreVoteResp, to: m.from, term: this.term, reject: true });
       }
@@ -328,7 +353,10 @@ export class RaftCore {
     const rd: Ready = {
       softState: sameSoft(soft, this.prevSoft) ? undefined : soft,
       hardState: sameHard(hard, this.prevHard) ? undefined : hard,
-      entries: this.log.lastIndex() > this.log.stableIndex ? this.log.slice(this.log.stableIndex + 1, this.log.lastIndex() + 1) : [],
+      entries:
+        this.log.lastIndex() > this.log.stableIndex
+          ? this.log.slice(this.log.stableIndex + 1, this.log.lastIndex() + 1)
+          : [],
       snapshot: this.pendingSnapshot,
       messages: this.msgs,
       messagesAfterPersist: this.msgsAfterPersist,
@@ -348,7 +376,8 @@ export class RaftCore {
   }
 
   advance(rd: Ready): void {
-    if (this.inFlight !== rd) throw new RaftInvariantError('advance() with a Ready that is not the outstanding one');
+    if (this.inFlight !== rd)
+      throw new RaftInvariantError('advance() with a Ready that is not the outstanding one');
     this.inFlight = undefined;
     if (rd.softState !== undefined) this.prevSoft = rd.softState;
     if (rd.hardState !== undefined) this.prevHard = rd.hardState;
@@ -356,14 +385,15 @@ export class RaftCore {
     const lastPersisted = rd.entries[rd.entries.length - 1];
     // Entries truncated meanwhile cannot happen (no step between ready and advance), so the persisted
     // batch is exactly what is now durable.
-    if (lastPersisted !== undefined) this.log.stableIndex = Math.max(this.log.stableIndex, lastPersisted.index);
+    if (lastPersisted !== undefined)
+      this.log.stableIndex = Math.max(this.log.stableIndex, lastPersisted.index);
     const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastApplied !== undefined) this.applied = lastApplied.index;
     if (this.role === Role.Leader) {
       // The leader counts its own log as matched only once durable (etcd #14370: acknowledging
       // entries a single node had not synced lost writes on crash).
       const self = this.progress.get(this.id);
-      if (self !== undefined && self.maybeUpdate(this.log.stableIndex) && this.maybeCommit()) this.broadcastAppend();
+      if (self?.maybeUpdate(this.log.stableIndex) && this.maybeCommit()) this.broadcastAppend();
       this.maybeStepDownAfterRemoval();
     }
   }
@@ -468,8 +498,10 @@ export class RaftCore {
     this.progress = new Map();
     this.transferee = 0;
     this.committedInTerm = false;
-    for (const r of this.pendingReads) this.dropped.push({ requestId: r.requestId, reason: 'stepped-down', leader: this.leader });
-    for (const requestId of this.deferredReads) this.dropped.push({ requestId, reason: 'stepped-down', leader: this.leader });
+    for (const r of this.pendingReads)
+      this.dropped.push({ requestId: r.requestId, reason: 'stepped-down', leader: this.leader });
+    for (const requestId of this.deferredReads)
+      this.dropped.push({ requestId, reason: 'stepped-down', leader: this.leader });
     this.pendingReads = [];
     this.deferredReads = [];
     this.readRoundToSend = 0;
@@ -575,7 +607,13 @@ export class RaftCore {
       }
       this.msgsAfterPersist.push({ type: respType, from: this.id, to: m.from, term: m.term });
     } else {
-      this.msgsAfterPersist.push({ type: respType, from: this.id, to: m.from, term: this.term, reject: true });
+      this.msgsAfterPersist.push({
+        type: respType,
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        reject: true,
+      });
     }
   }
 
@@ -642,7 +680,9 @@ export class RaftCore {
         pr.recentActive = true;
         pr.lastContactTick = this.tickCount;
         pr.onHeartbeatResponse();
-        if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
+        // Force an Append even when everything was sent: pipelined Appends may have been lost (the
+        // replica restarted), and only an Append at `next - 1` makes the replica confirm or reject.
+        if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
         else pr.lastCaughtUpTick = this.tickCount;
         if ((m.context ?? 0) > 0 && pr.voter) this.ackReadRound(m.from, m.context ?? 0);
         return;
@@ -719,7 +759,13 @@ export class RaftCore {
     const entries = m.entries ?? [];
     if (prevIndex < this.commit) {
       // Everything up to our commit index matches the leader's log already.
-      this.msgsAfterPersist.push({ type: MessageType.AppendResp, from: this.id, to: m.from, term: this.term, index: this.commit });
+      this.msgsAfterPersist.push({
+        type: MessageType.AppendResp,
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        index: this.commit,
+      });
       return;
     }
     if (this.log.matchTerm(prevIndex, prevTerm)) {
@@ -732,7 +778,9 @@ export class RaftCore {
         if (t === undefined) break;
         if (t !== e.term) {
           if (e.index <= this.commit) {
-            throw new RaftInvariantError(`entry ${e.index} conflicts with the committed log (commit ${this.commit})`);
+            throw new RaftInvariantError(
+              `entry ${e.index} conflicts with the committed log (commit ${this.commit})`,
+            );
           }
           this.log.truncateFrom(e.index);
           this.onMembershipMaybeChanged();
@@ -744,7 +792,13 @@ export class RaftCore {
         this.onMembershipMaybeChanged();
       }
       this.commitTo(Math.min(m.commit ?? 0, lastNew));
-      this.msgsAfterPersist.push({ type: MessageType.AppendResp, from: this.id, to: m.from, term: this.term, index: lastNew });
+      this.msgsAfterPersist.push({
+        type: MessageType.AppendResp,
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        index: lastNew,
+      });
       return;
     }
     const hintIndex = this.log.findConflictByTerm(Math.min(prevIndex, this.log.lastIndex()), prevTerm);
@@ -765,7 +819,13 @@ export class RaftCore {
     const snap = m.snapshot;
     if (snap === undefined) return;
     const reply = (index: number) =>
-      this.msgsAfterPersist.push({ type: MessageType.AppendResp, from: this.id, to: m.from, term: this.term, index });
+      this.msgsAfterPersist.push({
+        type: MessageType.AppendResp,
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        index,
+      });
     if (snap.index <= this.commit) {
       reply(this.commit);
       return;
@@ -786,7 +846,9 @@ export class RaftCore {
   // ---------------------------------------------------------------------------------------------
   // Leader helpers
 
-  private appendAsLeader(entries: { kind: Entry['kind']; data?: Uint8Array; membership?: Membership }[]): number {
+  private appendAsLeader(
+    entries: { kind: Entry['kind']; data?: Uint8Array; membership?: Membership }[],
+  ): number {
     let index = this.log.lastIndex();
     const full: Entry[] = entries.map((e) => {
       index++;
@@ -822,7 +884,7 @@ export class RaftCore {
    * Sends what `to` is missing: entries, or the snapshot if they are discarded. An Append with no
    * entries goes out only to probe or to carry a commit index the replica has not been sent.
    */
-  private sendAppend(to: NodeId): boolean {
+  private sendAppend(to: NodeId, force = false): boolean {
     const pr = this.progress.get(to);
     if (pr === undefined || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
@@ -833,9 +895,22 @@ export class RaftCore {
       this.send({ type: MessageType.Snapshot, to, term: this.term, snapshot: snap });
       return true;
     }
-    const entries = this.log.slice(pr.next, this.log.lastIndex() + 1, this.cfg.maxEntriesPerAppend, this.cfg.maxBytesPerAppend);
-    if (entries.length === 0 && pr.state !== 'probe' && pr.sentCommit >= this.commit) return false;
-    this.send({ type: MessageType.Append, to, term: this.term, index: prevIndex, logTerm: prevTerm, entries, commit: this.commit });
+    const entries = this.log.slice(
+      pr.next,
+      this.log.lastIndex() + 1,
+      this.cfg.maxEntriesPerAppend,
+      this.cfg.maxBytesPerAppend,
+    );
+    if (entries.length === 0 && !force && pr.state !== 'probe' && pr.sentCommit >= this.commit) return false;
+    this.send({
+      type: MessageType.Append,
+      to,
+      term: this.term,
+      index: prevIndex,
+      logTerm: prevTerm,
+      entries,
+      commit: this.commit,
+    });
     pr.sentCommit = this.commit;
     const last = entries[entries.length - 1];
     pr.sent(last === undefined ? prevIndex : last.index, entries.length);
@@ -899,7 +974,8 @@ export class RaftCore {
 
   private expireObservers(): void {
     for (const [id, pr] of this.progress) {
-      if (!pr.voter && this.tickCount - pr.lastContactTick > this.cfg.observerExpiryTicks) this.progress.delete(id);
+      if (!pr.voter && this.tickCount - pr.lastContactTick > this.cfg.observerExpiryTicks)
+        this.progress.delete(id);
     }
   }
 
@@ -947,7 +1023,9 @@ export class RaftCore {
   private commitTo(index: number): void {
     if (index > this.commit) {
       if (index > this.log.lastIndex()) {
-        throw new RaftInvariantError(`commit ${index} beyond the last index ${this.log.lastIndex()}: was the log lost?`);
+        throw new RaftInvariantError(
+          `commit ${index} beyond the last index ${this.log.lastIndex()}: was the log lost?`,
+        );
       }
       this.commit = index;
     }

@@ -138,12 +138,14 @@ function decodeEntry(index: number, value: Uint8Array): Entry | undefined {
   if (!isCount(term) || (kind !== 0 && kind !== 1 && kind !== 2)) return undefined;
   if (data !== null && !(data instanceof Uint8Array)) return undefined;
   if (membership !== null && !isMembership(membership)) return undefined;
-  const entry: { index: number; term: number; kind: EntryKind; data?: Uint8Array; membership?: Membership } = {
-    index,
-    term,
-    kind,
-  };
-  if (data !== null) entry.data = data;
+  const entry: { index: number; term: number; kind: EntryKind; data?: Uint8Array; membership?: Membership } =
+    {
+      index,
+      term,
+      kind,
+    };
+  // A plain Uint8Array view (not a Buffer), so entries read back equal the ones written.
+  if (data !== null) entry.data = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (membership !== null) entry.membership = membership;
   return entry;
 }
@@ -187,7 +189,10 @@ export class LevelStorage implements RaftStorage, SnapshotStore {
    */
   private first = 1;
   private last = 0;
-  /** The log validated by open(), handed to the first loadEntries() so recovery reads it once. */
+  /**
+   * The log validated by open(), handed to the first loadEntries() so recovery reads it once.
+   * Any write makes it stale, so writes drop it.
+   */
   private recovered: Entry[] | undefined;
   private nextGen: number;
   private readonly flushBytes: number;
@@ -238,16 +243,16 @@ export class LevelStorage implements RaftStorage, SnapshotStore {
   }
 
   async persist(batch: PersistBatch): Promise<void> {
+    this.recovered = undefined;
     const ops: Op[] = [];
     let first = this.first;
     let last = this.last;
     if (batch.snapshot !== undefined) {
+      // The snapshot replaces the whole log: entries after it may conflict with the leader's.
       const s = batch.snapshot.index;
-      for (let i = first; i <= Math.min(s, last); i++) ops.push({ type: 'del', key: entryKey(i) });
-      if (s >= first) {
-        first = s + 1;
-        last = Math.max(last, s);
-      }
+      for (let i = first; i <= last; i++) ops.push({ type: 'del', key: entryKey(i) });
+      first = s + 1;
+      last = s;
     }
     const entries = batch.entries;
     const head = entries[0];
@@ -277,6 +282,7 @@ export class LevelStorage implements RaftStorage, SnapshotStore {
   }
 
   async discardThrough(index: number): Promise<void> {
+    this.recovered = undefined;
     const end = Math.min(index, this.last);
     for (let from = this.first; from <= end; from += DISCARD_BATCH_OPS) {
       const ops: Op[] = [];

@@ -1,5 +1,13 @@
 import { RaftCore } from '../../src/core/raft.js';
-import type { Entry, HardState, Membership, Message, NodeId, Ready, SnapshotMeta } from '../../src/core/types.js';
+import type {
+  Entry,
+  HardState,
+  Membership,
+  Message,
+  NodeId,
+  Ready,
+  SnapshotMeta,
+} from '../../src/core/types.js';
 
 /** A deterministic random source: a fixed sequence per node, so scripted scenarios are repeatable. */
 export function fixedRandom(values: number[]) {
@@ -33,7 +41,12 @@ export class Net {
 
   constructor(
     readonly voters: Membership,
-    readonly opts: { electionTicks?: number; heartbeatTicks?: number; preVote?: boolean; checkQuorum?: boolean } = {},
+    readonly opts: {
+      electionTicks?: number;
+      heartbeatTicks?: number;
+      preVote?: boolean;
+      checkQuorum?: boolean;
+    } = {},
   ) {}
 
   add(id: NodeId, init?: { term?: number; entries?: Entry[]; vote?: NodeId; commit?: number }): RaftCore {
@@ -72,10 +85,11 @@ export class Net {
   }
 
   partition(a: NodeId[], b: NodeId[]): void {
-    for (const x of a) for (const y of b) {
-      this.cut.add(`${x}-${y}`);
-      this.cut.add(`${y}-${x}`);
-    }
+    for (const x of a)
+      for (const y of b) {
+        this.cut.add(`${x}-${y}`);
+        this.cut.add(`${y}-${x}`);
+      }
   }
 
   heal(): void {
@@ -155,6 +169,14 @@ export class Net {
     }
   }
 
+  /** Ticks every node `ticks` times, delivering all traffic after each tick. */
+  run(ticks: number): void {
+    for (let i = 0; i < ticks; i++) {
+      this.tickAll();
+      this.stabilize();
+    }
+  }
+
   /** Forces `id` to campaign by ticking it past the largest randomized election timeout. */
   campaign(id: NodeId): void {
     const c = this.core(id);
@@ -178,7 +200,9 @@ export class Net {
   }
 
   appliedData(id: NodeId): string[] {
-    return (this.applied.get(id) ?? []).filter((e) => e.data !== undefined).map((e) => new TextDecoder().decode(e.data));
+    return (this.applied.get(id) ?? [])
+      .filter((e) => e.data !== undefined)
+      .map((e) => new TextDecoder().decode(e.data));
   }
 }
 

@@ -1,0 +1,36 @@
+/**
+ * @kbroker/raft: a Raft library with a pure core (`@kbroker/raft/core`), LevelDB storage, a TCP
+ * transport, and a driver that runs them. See docs/raft.md.
+ */
+export * from './core/index.js';
+export {
+  type LeaderChange,
+  RAFT_DEFAULTS,
+  type RaftFrame,
+  RaftNode,
+  type RaftNodeOptions,
+  type RaftStatus,
+  type ReplicaStatus,
+} from './driver.js';
+export * from './errors.js';
+export { type StartRaftNodeOptions, startRaftNode } from './node.js';
+export type {
+  LogStore,
+  PersistBatch,
+  RaftStorage,
+  SnapshotSink,
+  SnapshotStore,
+  StableStore,
+  StateMachine,
+  Transport,
+} from './ports.js';
+export { DEFAULT_QUORUM_PORT, formatQuorum, parseQuorum, QuorumSpecError } from './quorum.js';
+export * from './storage/data-dir.js';
+export { LevelStorage, LevelStorageError, SnapshotNotFoundError } from './storage/level-storage.js';
+export { encodeFrame, FrameDecoder, FrameTooLargeError, MalformedFrameError } from './transport/frame.js';
+export {
+  formatAddress,
+  parseAddress,
+  TcpTransport,
+  type TcpTransportOptions,
+} from './transport/tcp-transport.js';

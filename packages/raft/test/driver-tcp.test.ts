@@ -1,0 +1,108 @@
+/**
+ * Three drivers over real TCP and real LevelDB: elect, replicate, kill, restart, compare logs.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { NotLeaderError } from '../src/errors.js';
+import { startRaftNode } from '../src/node.js';
+import { DataDirMismatchError } from '../src/storage/data-dir.js';
+import { ListStateMachine, TestCluster, waitFor } from './helpers/cluster.js';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+let cluster: TestCluster | undefined;
+
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = undefined;
+});
+
+describe('RaftNode over TCP and LevelDB', () => {
+  it('elects, replicates, survives a killed follower and a killed leader; logs end equal', async () => {
+    cluster = new TestCluster(3);
+    await cluster.start();
+    const leader = await cluster.leader();
+    const first = await Promise.all(Array.from({ length: 200 }, (_, i) => leader.propose(enc(`a${i}`))));
+    expect(new Set(first).size).toBe(200);
+
+    const follower = cluster.running().find((n) => n !== leader)!;
+    const err = await follower.propose(enc('x')).catch((e) => e);
+    expect(err).toBeInstanceOf(NotLeaderError);
+    expect(err.leaderId).toBe(leader.id);
+    expect(err.leaderAddress).toBe(follower.addressOf(leader.id));
+
+    // Kill a follower (no graceful step), write more, restart it from its data dir.
+    await cluster.stopNode(follower.id);
+    await Promise.all(Array.from({ length: 100 }, (_, i) => leader.propose(enc(`b${i}`))));
+    const restarted = await cluster.startNode(follower.id);
+    await waitFor(
+      () => restarted.status().lastApplied >= leader.status().commitIndex,
+      'restarted follower to catch up',
+    );
+
+    // Kill the leader; the others elect a new one and keep committing.
+    await cluster.stopNode(leader.id);
+    const next = await cluster.leader();
+    expect(next.id).not.toBe(leader.id);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => next.propose(enc(`c${i}`))));
+    await cluster.startNode(leader.id);
+    const all = cluster.running();
+    await waitFor(
+      () => all.every((n) => n.status().lastApplied === next.status().commitIndex),
+      'all nodes applied',
+    );
+    const logs = cluster.nodes.map((n) => n.sm.items);
+    expect(logs[0]).toHaveLength(350);
+    for (const l of logs) expect(l).toEqual(logs[0]);
+  });
+
+  it('catches a restarted follower up by snapshot after the leader compacted its log', async () => {
+    cluster = new TestCluster(3, { snapshotThresholdBytes: 2_000, snapshotTrailingEntries: 10 });
+    await cluster.start();
+    const leader = await cluster.leader();
+    const lagging = cluster.running().find((n) => n !== leader)!;
+    await cluster.stopNode(lagging.id);
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) => leader.propose(enc(`s${round}-${i}-${'x'.repeat(40)}`))),
+      );
+    }
+    await waitFor(() => leader.status().firstIndex > 50, 'the leader to compact its log');
+    const back = await cluster.startNode(lagging.id);
+    await waitFor(
+      () => back.status().lastApplied >= leader.status().commitIndex,
+      'the lagging follower to catch up',
+    );
+    expect(back.status().snapshotIndex).toBeGreaterThan(0);
+    const items = cluster.nodes[lagging.id - 1]!.sm.items;
+    expect(items).toHaveLength(500);
+    expect(items).toEqual(cluster.nodes[leader.id - 1]!.sm.items);
+  });
+
+  it('serves linearizable reads through read-index and hands leadership over on graceful stop', async () => {
+    cluster = new TestCluster(3);
+    await cluster.start();
+    const leader = await cluster.leader();
+    const index = await leader.propose(enc('r1'));
+    const readAt = await leader.readIndex();
+    expect(readAt).toBeGreaterThanOrEqual(index);
+    const before = leader.status().term;
+    await cluster.stopNode(leader.id, true);
+    const next = await cluster.leader();
+    expect(next.status().term).toBe(before + 1);
+  });
+
+  it('refuses a data dir formatted for another cluster, naming both ids', async () => {
+    cluster = new TestCluster(1);
+    await cluster.start();
+    await cluster.stopNode(1);
+    const err = await startRaftNode({
+      nodeId: 1,
+      clusterId: 'other-cluster',
+      dataDir: cluster.nodes[0]!.dir,
+      voters: cluster.quorum,
+      stateMachine: new ListStateMachine(),
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(DataDirMismatchError);
+    expect(err.message).toContain('test-cluster');
+    expect(err.message).toContain('other-cluster');
+  });
+});
