@@ -13,7 +13,7 @@ export {
   type ReplicaStatus,
 } from './driver.js';
 export * from './errors.js';
-export { type StartRaftNodeOptions, startRaftNode } from './node.js';
+export { type StartRaftNodeOptions, startRaftNode, unsafeRecoverDataDir } from './node.js';
 export type {
   LogStore,
   PersistBatch,

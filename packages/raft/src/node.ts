@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { unsafeForceMembership } from './core/recovery.js';
 import type { Member, NodeId } from './core/types.js';
 import { type RaftFrame, RaftNode, type RaftNodeOptions } from './driver.js';
 import type { StateMachine } from './ports.js';
@@ -72,5 +73,39 @@ export async function startRaftNode(opts: StartRaftNodeOptions): Promise<RaftNod
     await transport.close();
     await storage.close();
     throw err;
+  }
+}
+
+/**
+ * UNSAFE: after a quorum is permanently lost, forces `voters` as the voter set of the stopped node whose
+ * data dir is `dataDir`. Run it on ONE survivor (the most up-to-date), then start that node with the new
+ * voter list. See `unsafeForceMembership` for what may be lost.
+ */
+export async function unsafeRecoverDataDir(
+  dataDir: string,
+  identity: { clusterId: string; nodeId: NodeId },
+  voters: string | readonly Member[],
+  logger?: Logger,
+): Promise<{ index: number; term: number }> {
+  const members = typeof voters === 'string' ? parseQuorum(voters) : voters;
+  await checkDataDir(dataDir, identity);
+  const storage = await LevelStorage.open(join(dataDir, 'raft'), { logger });
+  try {
+    const latest = await storage.latest();
+    const hardState = await storage.loadHardState();
+    const entries = await storage.loadEntries();
+    const snapshot = latest ?? { index: 0, term: 0, membership: { voters: members } };
+    const forced = unsafeForceMembership(
+      { hardState, snapshot, entries, applied: snapshot.index },
+      { voters: members },
+    );
+    await storage.persist({ entries: [forced.entry], hardState: forced.hardState });
+    logger?.warn(
+      { voters: members.map((m) => m.id), index: forced.entry.index, term: forced.entry.term },
+      'UNSAFE recovery: forced a new voter set',
+    );
+    return { index: forced.entry.index, term: forced.entry.term };
+  } finally {
+    await storage.close();
   }
 }
