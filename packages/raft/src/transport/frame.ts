@@ -72,10 +72,11 @@ const INITIAL_PARTIAL_BYTES = 64 * 1024;
 /**
  * Turns a stream of byte chunks back into values.
  *
- * A body that lies inside one chunk is decoded from a view of it, without copying. A body spanning
- * chunks is collected in one buffer that starts small and doubles (capped at the declared length),
- * so work and memory stay linear in the bytes received however the stream is chunked, and a peer
- * that dribbles bytes costs us no more than what it has actually sent (times two).
+ * A body that lies inside one chunk is copied out of it once. A body spanning chunks is collected
+ * in one buffer that starts small and doubles (capped at the declared length), so work and memory
+ * stay linear in the bytes received however the stream is chunked, and a peer that dribbles bytes
+ * costs us no more than what it has actually sent (times two). No reference to a pushed chunk is
+ * kept once `feed` returns.
  *
  * Invariants: `headerFilled` bytes of the next header are in `header` (0 while a body is in
  * progress); `expectedBytes` is the body length of the frame in progress, or -1 while its header is
@@ -97,9 +98,10 @@ export class FrameDecoder {
 
   constructor(options: FrameDecoderOptions = {}) {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    // copyBuffers: a decoded Uint8Array must not be a view into a 64 KiB socket chunk, or keeping one
-    // small entry in memory (say, in the Raft log) would pin the whole chunk.
-    this.unpackr = options.unpackr ?? new Unpackr({ useRecords: false, copyBuffers: true });
+    // Decoded binary values are views into the body buffer. Bodies are never views into the pushed
+    // chunks (see `feed`), so this does not pin socket chunks; msgpackr's own `copyBuffers` would
+    // also work but allocates one ArrayBuffer per binary value, which halves decoding speed.
+    this.unpackr = options.unpackr ?? new Unpackr({ useRecords: false });
   }
 
   /** Bytes received but not yet returned as values (an incomplete frame). */
@@ -127,7 +129,7 @@ export class FrameDecoder {
    * that closed the connection from inside the callback). Throws as `push`, after delivering the
    * values before the bad frame.
    */
-  feed(chunk: Uint8Array, onFrame: (value: unknown) => boolean | undefined | void): void {
+  feed(chunk: Uint8Array, onFrame: (value: unknown) => unknown): void {
     if (this.failure !== undefined) throw this.failure;
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     let offset = 0;
@@ -154,7 +156,10 @@ export class FrameDecoder {
       const expected = this.expectedBytes;
       let body: Buffer;
       if (this.partial === undefined && buf.length - offset >= expected) {
-        body = buf.subarray(offset, offset + expected);
+        // Copied out of the chunk: a decoded value kept for long (an entry in the Raft log, say)
+        // must not pin a whole 64 KiB socket chunk, and the caller may reuse its chunk. Small
+        // bodies land in Node's shared allocation pool, so this copy is cheap.
+        body = Buffer.from(buf.subarray(offset, offset + expected));
         offset += expected;
       } else {
         const available = buf.length - offset;
