@@ -460,12 +460,18 @@ export class RaftNode extends EventEmitter {
 
   private async handleReady(rd: Ready): Promise<void> {
     this.sendAll(rd.messages);
-    if (rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined) {
+    if (rd.mustSync) {
       await this.opts.storage.persist({
         entries: rd.entries,
         hardState: rd.hardState,
         snapshot: rd.snapshot,
       });
+    } else if (rd.hardState !== undefined) {
+      // Only the commit hint changed: nothing after this waits on it (storage keeps write order, and a
+      // lost hint is recovered from the leader), so it is written in the background, unsynced.
+      this.opts.storage
+        .persist({ entries: [], hardState: rd.hardState, sync: false })
+        .catch((err) => this.log.warn({ err }, 'writing the commit hint failed'));
     }
     if (rd.snapshot !== undefined) {
       await this.opts.stateMachine.restore(rd.snapshot, this.opts.snapshots.read(rd.snapshot.index));

@@ -34,12 +34,18 @@ export interface PersistBatch {
    * before `entries` (which then follow the snapshot) are written.
    */
   readonly snapshot?: SnapshotMeta;
+  /**
+   * False when the batch holds nothing that promises durability (only a new commit hint): it is then
+   * written without an fsync. Default true.
+   */
+  readonly sync?: boolean;
 }
 
 /**
  * The storage the driver persists through. `persist` is the only write on the critical path:
- * it resolves only after the batch is on disk (fsync), and a crash leaves either all of it or none.
- * Many proposals share one `persist` call (group commit).
+ * it resolves only after the batch is on disk (fsync, unless `sync` is false), and a crash leaves
+ * either all of it or none. Many proposals share one `persist` call (group commit). Writes
+ * (`persist`, `discardThrough`) take effect in call order even when called without awaiting.
  */
 export interface RaftStorage extends LogStore, StableStore {
   persist(batch: PersistBatch): Promise<void>;

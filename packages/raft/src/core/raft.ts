@@ -350,13 +350,19 @@ export class RaftCore {
     const applyTo = this.applicableIndex();
     // After a snapshot install, application resumes right after the snapshot.
     const applyFrom = Math.max(this.applied, this.pendingSnapshot?.index ?? 0) + 1;
+    const entries =
+      this.log.lastIndex() > this.log.stableIndex
+        ? this.log.slice(this.log.stableIndex + 1, this.log.lastIndex() + 1)
+        : [];
     const rd: Ready = {
       softState: sameSoft(soft, this.prevSoft) ? undefined : soft,
       hardState: sameHard(hard, this.prevHard) ? undefined : hard,
-      entries:
-        this.log.lastIndex() > this.log.stableIndex
-          ? this.log.slice(this.log.stableIndex + 1, this.log.lastIndex() + 1)
-          : [],
+      mustSync:
+        entries.length > 0 ||
+        this.pendingSnapshot !== undefined ||
+        hard.term !== this.prevHard.term ||
+        hard.vote !== this.prevHard.vote,
+      entries,
       snapshot: this.pendingSnapshot,
       messages: this.msgs,
       messagesAfterPersist: this.msgsAfterPersist,
@@ -1010,11 +1016,10 @@ export class RaftCore {
       if (pr === undefined) this.progress.set(id, this.newProgress(id, true, this.log.lastIndex() + 1));
       else pr.voter = true;
     }
-    for (const [id, pr] of this.progress) {
-      if (!ids.has(id) && pr.voter) {
-        if (id === this.id) pr.voter = false;
-        else this.progress.delete(id);
-      }
+    // A removed voter stays a (non-voting) replica: it must receive the entry that removes it, or it
+    // keeps campaigning under the old voter set. It is forgotten like any silent observer.
+    for (const pr of this.progress.values()) {
+      if (!ids.has(pr.id)) pr.voter = false;
     }
     // The quorum may be smaller now.
     this.maybeCommit();

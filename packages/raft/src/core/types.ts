@@ -170,6 +170,11 @@ export interface SoftState {
 export interface Ready {
   readonly softState?: SoftState;
   readonly hardState?: HardState;
+  /**
+   * Whether step 2 needs an fsync: true when there are entries, a snapshot, or a new term or vote.
+   * A changed commit index alone is a hint that may be lost (etcd's MustSync).
+   */
+  readonly mustSync: boolean;
   readonly entries: readonly Entry[];
   readonly snapshot?: SnapshotMeta;
   readonly messages: readonly Message[];

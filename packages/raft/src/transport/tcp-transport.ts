@@ -366,15 +366,7 @@ export class TcpTransport<T> implements Transport<T> {
   /** Adds a frame to the peer's queue, making room by dropping stale frames; false if dropped. */
   private enqueue(peer: Peer, frame: Buffer): boolean {
     if (peer.queuedBytes + frame.length > this.maxQueuedBytesPerPeer && peer.state !== 'ready') {
-      // Disconnected and full: what was queued before the last failed attempt is the least useful
-      // (Raft resends from its own state), so it goes first. Dropping a prefix keeps the order.
-      while (peer.head < peer.frames.length && peer.frameCycles[peer.head]! < peer.cycle) {
-        peer.queuedBytes -= peer.frames[peer.head]!.length;
-        peer.frames[peer.head] = EMPTY;
-        peer.head++;
-        peer.dropped++;
-      }
-      compactQueue(peer);
+      this.dropStale(peer);
     }
     if (peer.queuedBytes + frame.length > this.maxQueuedBytesPerPeer) {
       peer.dropped++;
@@ -558,8 +550,24 @@ export class TcpTransport<T> implements Transport<T> {
     socket.destroy();
   }
 
+  /**
+   * Drops what was queued before the last failed attempt or broken connection: the peer may have
+   * been down for long, Raft resends from its own state, and stale frames would only cost memory
+   * (and replay old traffic into a restarted peer). Dropping a prefix keeps the order.
+   */
+  private dropStale(peer: Peer): void {
+    while (peer.head < peer.frames.length && peer.frameCycles[peer.head]! < peer.cycle) {
+      peer.queuedBytes -= peer.frames[peer.head]!.length;
+      peer.frames[peer.head] = EMPTY;
+      peer.head++;
+      peer.dropped++;
+    }
+    compactQueue(peer);
+  }
+
   private scheduleReconnect(peer: Peer): void {
     if (this.closed || peer.state !== 'idle') return;
+    this.dropStale(peer);
     // Equal jitter: between half and all of the base, so peers that failed together spread out.
     const delayMs = Math.round(peer.backoffMs * (0.5 + 0.5 * this.random()));
     peer.backoffMs = Math.min(peer.backoffMs * 2, this.backoffMaxMs);
