@@ -1,0 +1,160 @@
+/**
+ * The read side of the metadata image: frozen, shared between versions, safe to hold across awaits.
+ * Implementations live beside this file; the controller and every reader depend only on these shapes.
+ */
+import type { ConfigResourceType, Endpoint, LeaderRecoveryState } from '../records.js';
+
+/** Which log position an image reflects. */
+export interface Provenance {
+  /** Raft index of the last batch applied (0 for the empty image). */
+  readonly offset: number;
+  /** Raft term of that batch. */
+  readonly epoch: number;
+  /** The batch's timestamp. */
+  readonly timestampMs: number;
+}
+
+export interface BrokerRegistration {
+  readonly id: number;
+  /** The offset of the RegisterBrokerRecord (KRaft's broker epoch). */
+  readonly epoch: number;
+  readonly incarnationId: string;
+  readonly endpoints: readonly Endpoint[];
+  readonly rack: string | null;
+  readonly fenced: boolean;
+  readonly inControlledShutdown: boolean;
+  readonly registeredTimeMs: number;
+}
+
+export interface ClusterImage {
+  /** Empty until the bootstrap ClusterRecord is applied. */
+  readonly clusterId: string;
+  broker(id: number): BrokerRegistration | undefined;
+  brokers(): IterableIterator<BrokerRegistration>;
+  readonly brokerCount: number;
+}
+
+export interface PartitionRegistration {
+  /** Preferred order: replicas[0] is the preferred leader. */
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+  /** -1 when there is no leader. */
+  readonly leader: number;
+  readonly leaderEpoch: number;
+  readonly partitionEpoch: number;
+  readonly leaderRecoveryState: LeaderRecoveryState;
+  /** Offset and time of the record that created the partition, and of its last change (ZooKeeper's czxid/ctime, mzxid/mtime). */
+  readonly createdOffset: number;
+  readonly createdTimeMs: number;
+  readonly changedOffset: number;
+  readonly changedTimeMs: number;
+}
+
+export interface TopicImage {
+  readonly id: string;
+  readonly name: string;
+  /** Index = partition id. */
+  readonly partitions: readonly PartitionRegistration[];
+  readonly createdOffset: number;
+  readonly createdTimeMs: number;
+  /** Last change of the assignment (partitions added or replicas changed): the topic znode's mzxid/mtime. */
+  readonly assignmentChangedOffset: number;
+  readonly assignmentChangedTimeMs: number;
+  /** How many times the assignment changed since creation: the topic znode's version. */
+  readonly assignmentVersion: number;
+}
+
+export interface TopicsImage {
+  byId(topicId: string): TopicImage | undefined;
+  byName(name: string): TopicImage | undefined;
+  topics(): IterableIterator<TopicImage>;
+  readonly topicCount: number;
+  readonly partitionCount: number;
+}
+
+/** One resource's configs (name -> value), with the offset/time of its last change and change count. */
+export interface ResourceConfigs {
+  readonly values: ReadonlyMap<string, string>;
+  readonly changedOffset: number;
+  readonly changedTimeMs: number;
+  readonly createdOffset: number;
+  readonly createdTimeMs: number;
+  readonly version: number;
+}
+
+export interface ConfigsImage {
+  get(type: ConfigResourceType, name: string): ResourceConfigs | undefined;
+  resources(type: ConfigResourceType): IterableIterator<[string, ResourceConfigs]>;
+}
+
+export interface CommittedOffset {
+  readonly offset: number;
+  readonly metadata: string;
+  readonly commitTimestampMs: number;
+  /** Raft index of the commit (ZooKeeper mzxid) and how many commits this partition saw (znode version). */
+  readonly changedOffset: number;
+  readonly createdOffset: number;
+  readonly createdTimeMs: number;
+  readonly version: number;
+}
+
+export interface GroupOffsets {
+  readonly groupId: string;
+  get(topic: string, partition: number): CommittedOffset | undefined;
+  /** Every committed offset, as [topic, partition, offset]. */
+  entries(): IterableIterator<[string, number, CommittedOffset]>;
+  readonly size: number;
+}
+
+export interface OffsetsImage {
+  group(groupId: string): GroupOffsets | undefined;
+  groups(): IterableIterator<GroupOffsets>;
+  readonly groupCount: number;
+}
+
+export interface FeaturesImage {
+  level(name: string): number | undefined;
+  all(): ReadonlyMap<string, number>;
+}
+
+export interface MetadataImageView {
+  readonly provenance: Provenance;
+  readonly features: FeaturesImage;
+  readonly cluster: ClusterImage;
+  readonly topics: TopicsImage;
+  readonly configs: ConfigsImage;
+  readonly offsets: OffsetsImage;
+}
+
+/** Change events derived from a delta, for listeners (broker reactions, watches, the ZooKeeper view). */
+export type MetadataChange =
+  | { readonly kind: 'cluster-id'; readonly clusterId: string }
+  | { readonly kind: 'feature-changed'; readonly name: string; readonly level: number }
+  | { readonly kind: 'broker-registered'; readonly brokerId: number; readonly epoch: number }
+  | { readonly kind: 'broker-fenced'; readonly brokerId: number }
+  | { readonly kind: 'broker-unfenced'; readonly brokerId: number }
+  | { readonly kind: 'broker-controlled-shutdown'; readonly brokerId: number }
+  | { readonly kind: 'broker-unregistered'; readonly brokerId: number }
+  | { readonly kind: 'topic-created'; readonly topicId: string; readonly name: string; readonly partitions: number }
+  | { readonly kind: 'topic-deleted'; readonly topicId: string; readonly name: string }
+  | { readonly kind: 'partitions-added'; readonly topicId: string; readonly name: string; readonly from: number; readonly to: number }
+  | {
+      readonly kind: 'partition-changed';
+      readonly topicId: string;
+      readonly name: string;
+      readonly partition: number;
+      readonly leader: number;
+      readonly previousLeader: number;
+      readonly isr: readonly number[];
+      readonly leaderEpoch: number;
+      readonly partitionEpoch: number;
+    }
+  | {
+      readonly kind: 'config-changed';
+      readonly resourceType: ConfigResourceType;
+      readonly resourceName: string;
+      readonly name: string;
+      readonly value: string | null;
+    }
+  | { readonly kind: 'offsets-committed'; readonly groupId: string; readonly partitions: number }
+  | { readonly kind: 'offsets-deleted'; readonly groupId: string };
