@@ -248,14 +248,16 @@ export function decodeBatch(bytes: Uint8Array): RecordBatch {
   } catch (err) {
     throw new MalformedRecordBatchError(`undecodable record batch: ${(err as Error).message}`);
   }
-  if (typeof raw !== 'object' || raw === null) throw new MalformedRecordBatchError('record batch is not a map');
+  if (typeof raw !== 'object' || raw === null)
+    throw new MalformedRecordBatchError('record batch is not a map');
   const { v, ts, r } = raw as { v?: unknown; ts?: unknown; r?: unknown };
   if (typeof v !== 'number' || v > BATCH_FORMAT_VERSION) {
     throw new MalformedRecordBatchError(
       `record batch format ${String(v)} is newer than this build understands (${BATCH_FORMAT_VERSION})`,
     );
   }
-  if (typeof ts !== 'number' || !Array.isArray(r)) throw new MalformedRecordBatchError('record batch lacks ts or records');
+  if (typeof ts !== 'number' || !Array.isArray(r))
+    throw new MalformedRecordBatchError('record batch lacks ts or records');
   for (const rec of r as { type?: unknown; version?: unknown }[]) checkRecordHeader(rec);
   return { timestampMs: ts, records: r as MetadataRecord[] };
 }
@@ -268,7 +270,11 @@ export function checkRecordHeader(rec: { type?: unknown; version?: unknown }): v
   }
   const known = RECORD_VERSIONS[type as RecordType];
   if (known === undefined) {
-    throw new UnsupportedRecordError(type, version, `unknown metadata record type ${type} (version ${version})`);
+    throw new UnsupportedRecordError(
+      type,
+      version,
+      `unknown metadata record type ${type} (version ${version})`,
+    );
   }
   if (version > known) {
     throw new UnsupportedRecordError(

@@ -135,9 +135,20 @@ export type MetadataChange =
   | { readonly kind: 'broker-unfenced'; readonly brokerId: number }
   | { readonly kind: 'broker-controlled-shutdown'; readonly brokerId: number }
   | { readonly kind: 'broker-unregistered'; readonly brokerId: number }
-  | { readonly kind: 'topic-created'; readonly topicId: string; readonly name: string; readonly partitions: number }
+  | {
+      readonly kind: 'topic-created';
+      readonly topicId: string;
+      readonly name: string;
+      readonly partitions: number;
+    }
   | { readonly kind: 'topic-deleted'; readonly topicId: string; readonly name: string }
-  | { readonly kind: 'partitions-added'; readonly topicId: string; readonly name: string; readonly from: number; readonly to: number }
+  | {
+      readonly kind: 'partitions-added';
+      readonly topicId: string;
+      readonly name: string;
+      readonly from: number;
+      readonly to: number;
+    }
   | {
       readonly kind: 'partition-changed';
       readonly topicId: string;
