@@ -63,6 +63,28 @@ describe('membership through the driver', () => {
     expect(sm.items).toEqual(cluster.nodes[leader.id - 1]!.sm.items);
   });
 
+  it('an observer joining after the log was compacted catches up by snapshot', async () => {
+    cluster = new TestCluster(3, { snapshotThresholdBytes: 2_000, snapshotTrailingEntries: 10 });
+    await cluster.start();
+    const leader = await cluster.leader();
+    await Promise.all(Array.from({ length: 300 }, (_, i) => leader.propose(enc(`w${i}-${'y'.repeat(30)}`))));
+    await waitFor(() => leader.status().firstIndex > 100, 'the leader to compact its log');
+    const sm = new ListStateMachine();
+    const observer = await startRaftNode({
+      nodeId: 9,
+      clusterId: cluster.clusterId,
+      dataDir: join(cluster.nodes[0]!.dir, '..', 'n9'),
+      formatIfEmpty: true,
+      voters: cluster.quorum,
+      stateMachine: sm,
+    });
+    extra.push(observer);
+    await waitFor(() => sm.items.length === 300, 'the observer to catch up');
+    expect(observer.status().snapshotIndex).toBeGreaterThan(0);
+    expect(sm.items).toEqual(cluster.nodes[leader.id - 1]!.sm.items);
+    expect(leader.status().replicas!.find((r) => r.id === 9)).toMatchObject({ voter: false });
+  });
+
   it('unsafe recovery brings a lone survivor back as a one-voter cluster with its data', async () => {
     cluster = new TestCluster(3);
     await cluster.start();
