@@ -1,0 +1,315 @@
+import { type Logger, pino } from 'pino';
+import type { MetadataImageView } from '../image/types.js';
+import { encodeBatch, type MetadataRecord, type RecordBatch } from '../records.js';
+import { ControllerError } from './errors.js';
+
+/** The part of a Raft node the controller needs (RaftNode satisfies it). */
+export interface ControllerRaft {
+  readonly id: number;
+  /** Resolves with the entry's index once committed and applied to the local state machine. */
+  propose(data: Uint8Array, timeoutMs?: number): Promise<number>;
+  /** Resolves once this leader confirmed its leadership and applied everything committed before. */
+  readIndex(timeoutMs?: number): Promise<number>;
+  status(): { readonly role: string; readonly leaderId: number; readonly term: number };
+  on(
+    event: 'leader-change',
+    listener: (change: { leaderId: number; term: number; role: string }) => void,
+  ): unknown;
+  off(
+    event: 'leader-change',
+    listener: (change: { leaderId: number; term: number; role: string }) => void,
+  ): unknown;
+}
+
+/** The committed image, as the local state machine has applied it. */
+export interface CommittedImageSource {
+  readonly image: MetadataImageView;
+}
+
+/** Applies a batch to an image (the metadata delta), for speculation ahead of commit. */
+export type BatchReplayer = (
+  image: MetadataImageView,
+  batch: RecordBatch,
+  offset: number,
+  epoch: number,
+) => MetadataImageView;
+
+/**
+ * What a handler returns: the records to append atomically, and the response. A response that depends
+ * on where the records land (a broker epoch is its registration's offset) is computed after commit
+ * from the committed image and the batch's offset.
+ */
+export interface ControllerResult<R> {
+  readonly records: readonly MetadataRecord[];
+  readonly response: R | ((committed: MetadataImageView, offset: number) => R);
+}
+
+export interface QuorumControllerOptions {
+  readonly raft: ControllerRaft;
+  readonly committed: CommittedImageSource;
+  readonly replay: BatchReplayer;
+  readonly nowMs?: () => number;
+  readonly logger?: Logger;
+  /** Timeout of one proposal. */
+  readonly writeTimeoutMs?: number;
+}
+
+interface Pending {
+  readonly batch: RecordBatch;
+  /** Settles (never rejects) when the proposal is committed, failed or timed out. */
+  done?: Promise<void>;
+}
+
+/**
+ * Runs controller operations on the Raft leader (Kafka's QuorumController).
+ *
+ * Operations run one at a time from a single queue. Each handler is pure: it reads an image and returns
+ * records plus a response; state changes only when the committed records are replayed by the state
+ * machine, the same code on every node. To pipeline writes, handlers read a *speculative* image: the
+ * committed image with every proposed-but-uncommitted batch replayed on top, so an operation sees the
+ * effects of the ones queued before it. Any doubt about what was committed (a lost leadership, a timed
+ * out proposal) drops the speculation and rebuilds it from the committed image once in-flight
+ * proposals settle.
+ *
+ * The controller is active only while this node leads and has applied everything committed before its
+ * term (KRaft replays the whole log before a new controller acts).
+ */
+export class QuorumController {
+  private readonly raft: ControllerRaft;
+  private readonly committed: CommittedImageSource;
+  private readonly replay: BatchReplayer;
+  private readonly nowMs: () => number;
+  private readonly log: Logger;
+  private readonly writeTimeoutMs: number;
+
+  private active = false;
+  private activeTerm = -1;
+  private activating: Promise<void> | undefined;
+  private activationToken: symbol | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private pending: Pending[] = [];
+  private speculative: MetadataImageView | undefined;
+  /** Set when speculation may be wrong; ops wait until in-flight proposals settle, then rebuild. */
+  private settling: Promise<void> | undefined;
+  private readonly activationListeners = new Set<(active: boolean) => void>();
+  private readonly onLeaderChange = (change: { leaderId: number; term: number; role: string }) =>
+    this.leaderChanged(change.role === 'leader', change.term);
+
+  constructor(opts: QuorumControllerOptions) {
+    this.raft = opts.raft;
+    this.committed = opts.committed;
+    this.replay = opts.replay;
+    this.nowMs = opts.nowMs ?? Date.now;
+    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'controller' });
+    this.writeTimeoutMs = opts.writeTimeoutMs ?? 10_000;
+    this.raft.on('leader-change', this.onLeaderChange);
+    const s = this.raft.status();
+    if (s.role === 'leader') this.leaderChanged(true, s.term);
+  }
+
+  isActive(): boolean {
+    return this.active;
+  }
+
+  /** The term this controller is active in (the controller epoch), or -1. */
+  epoch(): number {
+    return this.active ? this.activeTerm : -1;
+  }
+
+  /** Calls `listener(active)` whenever this node becomes or stops being the active controller. */
+  onActivation(listener: (active: boolean) => void): () => void {
+    this.activationListeners.add(listener);
+    return () => this.activationListeners.delete(listener);
+  }
+
+  /** Resolves once this node is the active controller (or rejects after `timeoutMs`). */
+  async waitForActive(timeoutMs = 10_000): Promise<void> {
+    if (this.active) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(this.notController());
+      }, timeoutMs);
+      const off = this.onActivation((active) => {
+        if (!active) return;
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Runs `handler` on the current (speculative) image, appends its records, and resolves with its
+   * response once they are committed and applied here. A handler with no records is a read of the
+   * speculative state and resolves at once.
+   */
+  run<R>(
+    name: string,
+    handler: (image: MetadataImageView, nowMs: number) => ControllerResult<R>,
+  ): Promise<R> {
+    const result = this.queue.then(() => this.runNow(name, handler));
+    // The queue only orders operations; one failing does not stop the next.
+    this.queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result.then((settle) => settle());
+  }
+
+  close(): void {
+    this.raft.off('leader-change', this.onLeaderChange);
+    this.deactivate();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** Evaluates the handler and proposes; returns a function awaiting the commit (so the queue moves on). */
+  private async runNow<R>(
+    name: string,
+    handler: (image: MetadataImageView, nowMs: number) => ControllerResult<R>,
+  ): Promise<() => Promise<R>> {
+    if (this.settling !== undefined) await this.settling;
+    if (!this.active || this.speculative === undefined) throw this.notController();
+    const now = this.nowMs();
+    const result = handler(this.speculative, now);
+    if (result.records.length === 0) {
+      const response = result.response;
+      const image = this.speculative;
+      return async () =>
+        typeof response === 'function'
+          ? (response as (c: MetadataImageView, o: number) => R)(image, image.provenance.offset)
+          : response;
+    }
+    const batch: RecordBatch = { timestampMs: now, records: result.records };
+    const provisionalOffset = this.speculative.provenance.offset + 1;
+    // Speculate before proposing, so the next operation in the queue sees this one's effects.
+    this.speculative = this.replay(this.speculative, batch, provisionalOffset, this.activeTerm);
+    const entry: Pending = { batch };
+    this.pending.push(entry);
+    const term = this.activeTerm;
+    const proposal = this.raft.propose(encodeBatch(batch), this.writeTimeoutMs);
+    entry.done = proposal.then(
+      () => undefined,
+      () => undefined,
+    );
+    const committed = proposal.then(
+      (offset) => {
+        this.settled(entry);
+        const response = result.response;
+        return typeof response === 'function'
+          ? (response as (c: MetadataImageView, o: number) => R)(this.committed.image, offset)
+          : response;
+      },
+      (err: unknown) => {
+        this.settled(entry);
+        this.log.warn(
+          { err, op: name, term },
+          'controller write failed; rebuilding from the committed image',
+        );
+        this.invalidateSpeculation();
+        throw toControllerError(err, this.raft.status().leaderId);
+      },
+    );
+    return () => committed;
+  }
+
+  /** A proposal settled (committed, failed or timed out): it no longer needs replaying on top. */
+  private settled(entry: Pending): void {
+    const i = this.pending.indexOf(entry);
+    if (i >= 0) this.pending.splice(i, 1);
+    if (this.settling === undefined && this.active) this.rebase();
+  }
+
+  /**
+   * Rebuilds the speculative image as committed + still-pending batches. Cheap: only in-flight batches
+   * are replayed, and it makes offset-dependent values (broker epochs) exact once committed.
+   */
+  private rebase(): void {
+    let image = this.committed.image;
+    let offset = image.provenance.offset;
+    for (const p of this.pending) image = this.replay(image, p.batch, ++offset, this.activeTerm);
+    this.speculative = image;
+  }
+
+  private invalidateSpeculation(): void {
+    if (this.settling !== undefined) return;
+    const inFlight = this.pending.length;
+    this.settling = (async () => {
+      // Wait for every in-flight proposal to settle one way or the other, then trust only the log.
+      while (this.pending.length > 0) await Promise.all(this.pending.map((p) => p.done));
+      this.settling = undefined;
+      if (this.active) this.rebase();
+      this.log.info({ inFlight }, 'speculative state rebuilt');
+    })();
+  }
+
+  private leaderChanged(isLeader: boolean, term: number): void {
+    if (!isLeader) {
+      if (this.active || this.activating) this.deactivate();
+      return;
+    }
+    if ((this.active || this.activating) && term === this.activeTerm) return;
+    this.deactivate();
+    this.activeTerm = term;
+    const token = Symbol('activation');
+    this.activationToken = token;
+    this.activating = this.activate(term, token);
+  }
+
+  private async activate(term: number, token: symbol): Promise<void> {
+    try {
+      // Apply everything committed before our term before acting on it.
+      await this.raft.readIndex(this.writeTimeoutMs);
+    } catch (err) {
+      this.log.warn({ err, term }, 'could not activate as controller');
+      if (this.activationToken === token) this.activating = undefined;
+      return;
+    }
+    const s = this.raft.status();
+    if (this.activationToken !== token || s.term !== term || s.role !== 'leader') return;
+    this.activating = undefined;
+    this.pending = [];
+    this.speculative = this.committed.image;
+    this.active = true;
+    this.log.info({ term, offset: this.committed.image.provenance.offset }, 'active controller');
+    for (const l of this.activationListeners) l(true);
+  }
+
+  private deactivate(): void {
+    const was = this.active;
+    this.active = false;
+    this.activating = undefined;
+    this.activationToken = undefined;
+    this.speculative = undefined;
+    if (was) {
+      this.log.info({ term: this.activeTerm }, 'no longer the active controller');
+      for (const l of this.activationListeners) l(false);
+    }
+  }
+
+  private notController(): ControllerError {
+    const leaderId = this.raft.status().leaderId;
+    return new ControllerError(
+      'NOT_CONTROLLER',
+      leaderId > 0 && leaderId !== this.raft.id
+        ? `this node is not the active controller; node ${leaderId} is`
+        : 'this node is not the active controller',
+      { leaderId },
+    );
+  }
+}
+
+function toControllerError(err: unknown, leaderId: number): ControllerError {
+  if (err instanceof ControllerError) return err;
+  const code = (err as { code?: string }).code;
+  if (code === 'NOT_LEADER' || code === 'PROPOSAL_DROPPED' || code === 'NODE_STOPPED') {
+    return new ControllerError('NOT_CONTROLLER', `the write did not commit: ${(err as Error).message}`, {
+      leaderId,
+    });
+  }
+  if (code === 'REQUEST_TIMED_OUT') {
+    return new ControllerError('REQUEST_TIMED_OUT', `the write timed out: ${(err as Error).message}`);
+  }
+  return new ControllerError('UNKNOWN_SERVER_ERROR', `the write failed: ${(err as Error).message}`);
+}
