@@ -53,6 +53,12 @@ export interface ClusterOptions {
   /** A run that schedules more events than this fails (a message storm or a livelock). Default 3e6. */
   readonly maxEvents?: number;
   readonly inboxLimit?: number;
+  /**
+   * Client requests to one node arrive in the order they were made, as over one connection (a
+   * controller proposing to its own Raft node relies on that). Default false: independent clients,
+   * each request with its own latency, so they may overtake each other.
+   */
+  readonly orderedClients?: boolean;
 }
 
 /** A violated invariant (or a crash of the core or the harness), with everything needed to replay it. */
@@ -107,6 +113,8 @@ export class Cluster implements NodeHost, NetworkHost, World {
   private readonly canonical: (Entry | undefined)[] = [];
   private nextRequestId = 1;
   private readonly clientRng: Rng;
+  /** Per node, when the last ordered client request arrives (orderedClients). */
+  private readonly lastClientArrival = new Map<NodeId, number>();
   readonly trace: ((line: string) => void) | undefined;
 
   constructor(readonly opts: ClusterOptions) {
@@ -379,6 +387,15 @@ export class Cluster implements NodeHost, NetworkHost, World {
     return 0.05 + this.clientRng.exp(0.3);
   }
 
+  /** When a client request to `nodeId` made now arrives (never before an earlier one when ordered). */
+  private clientArrival(nodeId: NodeId): number {
+    const at = this.time + this.clientLatency();
+    if (!this.opts.orderedClients) return at;
+    const ordered = Math.max(at, this.lastClientArrival.get(nodeId) ?? 0);
+    this.lastClientArrival.set(nodeId, ordered);
+    return ordered;
+  }
+
   propose(nodeId: NodeId, data: Uint8Array): ProposalRecord {
     const p: ProposalRecord = {
       id: this.nextRequestId++,
@@ -409,7 +426,7 @@ export class Cluster implements NodeHost, NetworkHost, World {
 
   private submit(nodeId: NodeId, p: ProposalRecord): void {
     this.schedule(
-      this.time + this.clientLatency(),
+      this.clientArrival(nodeId),
       'client-propose',
       nodeId,
       () => {
@@ -430,7 +447,7 @@ export class Cluster implements NodeHost, NetworkHost, World {
     };
     this.readRecords.push(r);
     this.schedule(
-      this.time + this.clientLatency(),
+      this.clientArrival(nodeId),
       'client-read',
       nodeId,
       () => {
