@@ -81,7 +81,7 @@ function step(t: Harness, o: Op): void {
       // Each partition leader asks to add every usable replica back (what a real leader does once they catch up).
       const topic = img.topics.byName(o.name);
       if (!topic) return;
-      topic.partitions.forEach((p, partitionId) => {
+      topic.partitions.forEach((_p, partitionId) => {
         const cur = t.image.topics.byId(topic.id)?.partitions[partitionId];
         if (!cur || cur.leader < 0) return;
         const usable = cur.replicas.filter((r) => {
