@@ -14,7 +14,6 @@ import {
   validateManualAssignment,
   validateManualReplicas,
 } from '../src/controller/assignment.js';
-import { ControllerError } from '../src/controller/errors.js';
 import type {
   BrokerRegistration,
   ClusterImage,
@@ -22,6 +21,7 @@ import type {
   TopicImage,
 } from '../src/image/types.js';
 import { RecordType } from '../src/records.js';
+import { refusal } from './helpers/refusal.js';
 
 type BrokerSpec = { id: number; rack?: string | null; fenced?: boolean; shutdown?: boolean };
 
@@ -79,16 +79,6 @@ function topic(name: string, assignment: number[][]): TopicImage {
 function seq(...values: number[]): RandomSource {
   let i = 0;
   return { int: (bound) => (values[i++ % values.length] ?? 0) % bound };
-}
-
-function refusal(fn: () => unknown): ControllerError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ControllerError);
-    return err as ControllerError;
-  }
-  throw new Error('expected a refusal');
 }
 
 const ids = (...list: number[]): PlacementBroker[] => list.map((id) => ({ id, rack: null }));

@@ -16,22 +16,12 @@ import {
   validateConfigResource,
   validateTopicConfigs,
 } from '../src/controller/configs.js';
-import { ControllerError } from '../src/controller/errors.js';
 import type { MetadataImageView, ResourceConfigs } from '../src/image/types.js';
 import { ConfigResourceType } from '../src/records.js';
+import { refusal } from './helpers/refusal.js';
 
 const TOPIC = ConfigResourceType.Topic;
 const BROKER = ConfigResourceType.Broker;
-
-function refusal(fn: () => unknown): ControllerError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ControllerError);
-    return err as ControllerError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('config definitions', () => {
   it('every default parses under its own definition', () => {

@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ControllerError } from '../src/controller/errors.js';
 import {
   alterPartitionChange,
   buildPartitionChange,
@@ -27,6 +26,7 @@ import {
   type PartitionChangeRecord,
   RecordType,
 } from '../src/records.js';
+import { refusal } from './helpers/refusal.js';
 
 // --- a small fake image ---------------------------------------------------------------------------
 
@@ -138,16 +138,6 @@ function replay(
     partitionEpoch: p.partitionEpoch + 1,
     leaderRecoveryState: r.leaderRecoveryState ?? p.leaderRecoveryState,
   };
-}
-
-function refusal(fn: () => unknown): ControllerError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ControllerError);
-    return err as ControllerError;
-  }
-  throw new Error('expected a refusal');
 }
 
 const state = (
@@ -525,7 +515,8 @@ describe('fenceBrokerChanges', () => {
     ]);
   });
 
-  it('handles 60,000 affected partitions well under a second', () => {
+  // How fast this is, is measured by npm run bench:metadata (never asserted in a test).
+  it('fences a broker in 60,000 ISRs, re-electing the 20,000 partitions it led', () => {
     const brokers = Array.from({ length: 12 }, (_, i) => ({ id: i + 1 }));
     const topics = [];
     // 1,000 topics x 100 partitions, RF 3; broker 1 is in 60% of the ISRs and leads a third of those.
@@ -544,12 +535,9 @@ describe('fenceBrokerChanges', () => {
       topics.push({ name: `t${t}`, partitions });
     }
     const img2 = image({ brokers, topics });
-    const start = performance.now();
     const recs = fenceBrokerChanges(img2, 1);
-    const ms = performance.now() - start;
     expect(recs.length).toBe(60_000);
     expect(recs.filter((r) => r.leader !== -2).length).toBe(20_000);
-    expect(ms).toBeLessThan(1000);
   });
 });
 

@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ControllerError } from '../src/controller/errors.js';
 import {
   checkNewTopicName,
   collisionError,
@@ -14,16 +13,7 @@ import {
   unifyCollisionChars,
   validateTopicName,
 } from '../src/controller/topic-names.js';
-
-function refusal(fn: () => unknown): ControllerError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ControllerError);
-    return err as ControllerError;
-  }
-  throw new Error('expected a refusal');
-}
+import { refusal } from './helpers/refusal.js';
 
 describe('topic names', () => {
   it('accepts ASCII alphanumerics, dot, underscore and dash, up to 249 characters', () => {

@@ -40,6 +40,7 @@ export {
   type World,
 } from './invariants.js';
 export { NEMESIS_WEIGHTS, Nemesis, type NemesisAction, type NemesisPlan } from './nemesis.js';
+export { freePorts, waitFor } from './net-helpers.js';
 export { CALM_NETWORK, describeMessage, type NetworkConfig, SimNetwork } from './network.js';
 export { type NodeOptions, SimNode } from './node.js';
 export { EventQueue, type SimEvent } from './queue.js';

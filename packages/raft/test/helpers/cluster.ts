@@ -1,42 +1,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
 import type { Entry, SnapshotMeta } from '../../src/core/types.js';
 import type { RaftNode } from '../../src/driver.js';
 import { startRaftNode } from '../../src/node.js';
+import { freePorts, waitFor } from '../../src/sim/net-helpers.js';
+
+export { freePorts, waitFor };
+
 import type { StateMachine } from '../../src/ports.js';
-
-/** Ports the OS says are free right now. */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve) => {
-          const s = createServer();
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
-/** Waits until `cond` holds, polling; fails with `what` after `timeoutMs`. */
-export async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A state machine that keeps every applied Normal payload, as text. */
 export class ListStateMachine implements StateMachine {
