@@ -1,0 +1,164 @@
+/**
+ * The public shape of @kbroker/client, modelled on kafkajs (`new Kafka({ brokers })`, `kafka.admin()`)
+ * so habits carry over, plus what KRaft-era users ask for: quorum status, voter management and
+ * metadata watches. The implementation lives in `client.ts`; this file is the contract.
+ */
+import type { ApiName, ApiRequest, ApiResponse, MetadataEvent, QuorumInfo } from './protocol.js';
+
+export interface RetryOptions {
+  /** How many times a retriable failure is retried. Default 5. */
+  readonly retries?: number;
+  /** First backoff in ms. Default 100. */
+  readonly initialRetryTimeMs?: number;
+  /** Backoff cap in ms. Default 5000. */
+  readonly maxRetryTimeMs?: number;
+  /** Backoff multiplier per attempt. Default 2. */
+  readonly multiplier?: number;
+  /** Jitter as a fraction of each backoff (0..1). Default 0.2. */
+  readonly factor?: number;
+}
+
+export interface KbrokerConfig {
+  /** Bootstrap brokers, `host:port`; the rest of the cluster is discovered from them. */
+  readonly brokers: readonly string[];
+  readonly clientId?: string;
+  /** Per-request timeout. Default 30000. */
+  readonly requestTimeoutMs?: number;
+  /** Timeout to establish a connection. Default 3000. */
+  readonly connectionTimeoutMs?: number;
+  readonly retry?: RetryOptions;
+  /** Refuse brokers of another cluster. */
+  readonly clusterId?: string;
+}
+
+export interface ITopicConfig {
+  readonly topic: string;
+  /** Default: the cluster's `num.partitions`. */
+  readonly numPartitions?: number;
+  /** Default: the cluster's `default.replication.factor`. */
+  readonly replicationFactor?: number;
+  readonly replicaAssignment?: readonly { readonly partition: number; readonly replicas: readonly number[] }[];
+  readonly configEntries?: readonly { readonly name: string; readonly value: string }[];
+}
+
+export interface PartitionMetadata {
+  readonly partitionId: number;
+  readonly leader: number;
+  readonly leaderEpoch: number;
+  readonly partitionEpoch: number;
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+}
+
+export interface TopicMetadata {
+  readonly name: string;
+  readonly topicId: string;
+  readonly partitions: readonly PartitionMetadata[];
+}
+
+export const ConfigResourceTypes = { TOPIC: 'topic', BROKER: 'broker' } as const;
+export type ConfigResourceTypes = (typeof ConfigResourceTypes)[keyof typeof ConfigResourceTypes];
+
+export interface ClusterDescription {
+  readonly clusterId: string;
+  /** The active controller's node id (-1 when none). */
+  readonly controller: number;
+  readonly brokers: readonly {
+    readonly nodeId: number;
+    readonly host: string;
+    readonly port: number;
+    readonly rack: string | null;
+    readonly fenced: boolean;
+    readonly inControlledShutdown: boolean;
+  }[];
+}
+
+export interface Admin {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  /**
+   * Creates topics; resolves true when all were created, false when one already existed (as kafkajs).
+   * With `waitForLeaders` (default true) it resolves only once every new partition has a leader
+   * visible on the connected broker, so tests do not race the cluster. Other errors throw.
+   */
+  createTopics(options: {
+    topics: readonly ITopicConfig[];
+    waitForLeaders?: boolean;
+    validateOnly?: boolean;
+    timeout?: number;
+  }): Promise<boolean>;
+  deleteTopics(options: { topics: readonly string[]; timeout?: number }): Promise<void>;
+  listTopics(): Promise<string[]>;
+  /** Partitions with leader, replicas, ISR and epochs; all topics when `topics` is absent. */
+  describeTopics(options?: { topics?: readonly string[] }): Promise<{ topics: TopicMetadata[] }>;
+  /** kafkajs's name for describeTopics. */
+  fetchTopicMetadata(options?: { topics?: readonly string[] }): Promise<{ topics: TopicMetadata[] }>;
+  createPartitions(options: {
+    topicPartitions: readonly { topic: string; count: number; assignments?: readonly (readonly number[])[] }[];
+    validateOnly?: boolean;
+  }): Promise<boolean>;
+  describeConfigs(options: {
+    resources: readonly { type: ConfigResourceTypes; name: string; configNames?: readonly string[] }[];
+  }): Promise<{
+    resources: {
+      resourceType: ConfigResourceTypes;
+      resourceName: string;
+      configEntries: { configName: string; configValue: string }[];
+    }[];
+  }>;
+  /** Incremental: sets the given entries (value null deletes one), leaving the others. */
+  alterConfigs(options: {
+    resources: readonly {
+      type: ConfigResourceTypes;
+      name: string;
+      configEntries: readonly { name: string; value: string | null }[];
+    }[];
+    validateOnly?: boolean;
+  }): Promise<void>;
+  describeCluster(): Promise<ClusterDescription>;
+  /** `kafka-metadata-quorum describe --status` and `--replication` in one. */
+  describeQuorum(): Promise<QuorumInfo>;
+  addVoter(options: { nodeId: number; address: string }): Promise<void>;
+  removeVoter(options: { nodeId: number }): Promise<void>;
+  /** Preferred (or unclean) leader election, for the given partitions or all. */
+  electLeaders(options?: {
+    preferred?: boolean;
+    topicPartitions?: readonly { topic: string; partitions: readonly number[] }[];
+  }): Promise<{ topic: string; partition: number; error: string | null }[]>;
+}
+
+export interface Offsets {
+  commit(
+    groupId: string,
+    offsets: readonly { topic: string; partition: number; offset: number | string; metadata?: string }[],
+  ): Promise<void>;
+  fetch(
+    groupId: string,
+    topics?: readonly string[],
+  ): Promise<{ topic: string; partition: number; offset: number; metadata: string }[]>;
+  listGroups(): Promise<{ groupId: string; partitions: number }[]>;
+  deleteGroup(groupId: string): Promise<void>;
+}
+
+export interface WatchOptions {
+  /** Resume after this metadata offset (events at or before it are not delivered again). */
+  readonly fromOffset?: number;
+}
+
+/** A metadata watch: an async iterator and an event emitter of the same events, each exactly once. */
+export interface MetadataWatch extends AsyncIterable<MetadataEvent> {
+  /** The offset of the last event delivered (pass it as `fromOffset` to resume). */
+  readonly offset: number;
+  on(event: 'event', listener: (e: MetadataEvent) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  close(): Promise<void>;
+}
+
+export interface Metadata {
+  watch(options?: WatchOptions): MetadataWatch;
+}
+
+/** Low-level access to any API of the protocol, with the client's routing and retries. */
+export interface Rpc {
+  request<A extends ApiName>(api: A, body: ApiRequest<A>, options?: { timeoutMs?: number }): Promise<ApiResponse<A>>;
+}

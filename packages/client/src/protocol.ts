@@ -1,0 +1,265 @@
+/**
+ * The kbroker client protocol: what travels on a broker's client listener (`--listener`, default
+ * 127.0.0.1:9092). Shared by the client (which owns it) and the broker (which serves it).
+ *
+ * Framing: each frame is a 4-byte big-endian body length followed by a msgpackr body (plain maps, no
+ * records extension). A server refuses a declared length above its limit before allocating it, and
+ * closes the connection.
+ *
+ * Flow: the client sends `hello` first; then any number of requests, each with a connection-unique
+ * `id`, answered in any order by a response with the same `id`. A `watch` request is answered once
+ * (with the watch id) and then streams `event` frames until `unwatch` or the connection closes.
+ */
+
+export const PROTOCOL_VERSION = 1;
+/** The largest frame either side sends or accepts by default. */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_CLIENT_PORT = 9092;
+
+export interface RequestFrame<A extends ApiName = ApiName> {
+  readonly id: number;
+  readonly api: A;
+  /** How long the server may work on it before answering REQUEST_TIMED_OUT. */
+  readonly timeoutMs?: number;
+  readonly body: ApiRequest<A>;
+}
+
+export interface ResponseFrame {
+  readonly id: number;
+  readonly body?: unknown;
+  readonly error?: WireError;
+}
+
+/** A watch event frame (no `id`: it belongs to the watch named by `watch`). */
+export interface EventFrame {
+  readonly watch: number;
+  readonly events: readonly MetadataEvent[];
+}
+
+export interface WireError {
+  /** Stable Kafka-style name: NOT_CONTROLLER, TOPIC_ALREADY_EXISTS, ... */
+  readonly code: string;
+  /** Kafka's numeric protocol error code; -1 when there is none. */
+  readonly errorCode: number;
+  readonly message: string;
+  readonly retriable: boolean;
+  /** NOT_CONTROLLER / NOT_LEADER: who is, when known. */
+  readonly leaderId?: number;
+  readonly leaderEndpoint?: Endpoint;
+}
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Per-item result of a batch operation (Kafka's per-topic / per-partition errors). */
+export interface ItemResult {
+  /** 0 on success. */
+  readonly errorCode: number;
+  readonly errorMessage: string | null;
+  /** Stable name of the error, or null on success. */
+  readonly error: string | null;
+}
+
+export type ConfigResourceKind = 'topic' | 'broker';
+
+export interface BrokerInfo {
+  readonly id: number;
+  readonly epoch: number;
+  readonly host: string;
+  readonly port: number;
+  readonly rack: string | null;
+  readonly fenced: boolean;
+  readonly inControlledShutdown: boolean;
+}
+
+export interface PartitionInfo {
+  readonly partition: number;
+  readonly leader: number;
+  readonly leaderEpoch: number;
+  readonly partitionEpoch: number;
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+}
+
+export interface TopicInfo extends ItemResult {
+  readonly name: string;
+  readonly topicId: string | null;
+  readonly partitions: readonly PartitionInfo[];
+}
+
+export interface QuorumReplica {
+  readonly nodeId: number;
+  readonly logEndOffset: number;
+  readonly lag: number;
+  readonly lastFetchTimestamp: number;
+  readonly lastCaughtUpTimestamp: number;
+  readonly status: 'Leader' | 'Follower' | 'Observer';
+}
+
+/** The fields of `kafka-metadata-quorum describe --status` and `--replication`. */
+export interface QuorumInfo {
+  readonly clusterId: string;
+  readonly leaderId: number;
+  readonly leaderEpoch: number;
+  readonly highWatermark: number;
+  readonly maxFollowerLag: number;
+  readonly maxFollowerLagTimeMs: number;
+  readonly currentVoters: readonly { readonly id: number; readonly endpoints: readonly string[] }[];
+  readonly currentObservers: readonly { readonly id: number }[];
+  readonly replicas: readonly QuorumReplica[];
+}
+
+/** A change to the metadata, from the log at `offset`. */
+export type MetadataEvent = { readonly offset: number } & (
+  | { readonly type: 'topic-created'; readonly topic: string; readonly topicId: string; readonly partitions: number }
+  | { readonly type: 'topic-deleted'; readonly topic: string; readonly topicId: string }
+  | { readonly type: 'partitions-added'; readonly topic: string; readonly from: number; readonly to: number }
+  | {
+      readonly type: 'partition-changed';
+      readonly topic: string;
+      readonly partition: number;
+      readonly leader: number;
+      readonly previousLeader: number;
+      readonly isr: readonly number[];
+      readonly leaderEpoch: number;
+    }
+  | { readonly type: 'broker-registered' | 'broker-fenced' | 'broker-unfenced' | 'broker-unregistered' | 'broker-controlled-shutdown'; readonly brokerId: number }
+  | { readonly type: 'config-changed'; readonly resourceType: ConfigResourceKind; readonly resourceName: string; readonly name: string; readonly value: string | null }
+  | { readonly type: 'offsets-committed'; readonly groupId: string; readonly partitions: number }
+  | { readonly type: 'offsets-deleted'; readonly groupId: string }
+);
+
+/** Every API: its request body and its response body. */
+export interface Apis {
+  hello: {
+    req: { clientId: string; protocolVersion: number; clusterId?: string };
+    res: { protocolVersion: number; clusterId: string; nodeId: number; roles: readonly ('broker' | 'controller')[] };
+  };
+  // ---- Reads: served by any node from its metadata image --------------------------------------
+  describeCluster: {
+    req: Record<string, never>;
+    res: { clusterId: string; controllerId: number; controllerEndpoint: Endpoint | null; brokers: readonly BrokerInfo[]; metadataOffset: number };
+  };
+  listTopics: { req: Record<string, never>; res: { topics: readonly { name: string; topicId: string; partitions: number }[] } };
+  describeTopics: { req: { names?: readonly string[] }; res: { topics: readonly TopicInfo[] } };
+  describeConfigs: {
+    req: { resources: readonly { resourceType: ConfigResourceKind; resourceName: string }[] };
+    res: { resources: readonly ({ resourceType: ConfigResourceKind; resourceName: string; configs: Readonly<Record<string, string>> } & ItemResult)[] };
+  };
+  fetchOffsets: {
+    req: { groupId: string; topics?: readonly string[] };
+    res: { offsets: readonly { topic: string; partition: number; offset: number; metadata: string; commitTimestampMs: number }[] };
+  };
+  listGroups: { req: Record<string, never>; res: { groups: readonly { groupId: string; partitions: number }[] } };
+  /** The node's metadata position (how far its image has applied the log). */
+  metadataStatus: { req: Record<string, never>; res: { offset: number; caughtUp: boolean; fenced: boolean | null } };
+  // ---- Writes: run by the active controller (other nodes forward them) --------------------------
+  createTopics: {
+    req: {
+      topics: readonly {
+        name: string;
+        numPartitions: number;
+        replicationFactor: number;
+        assignments?: readonly { partitionIndex: number; brokerIds: readonly number[] }[];
+        configs?: Readonly<Record<string, string>>;
+      }[];
+      validateOnly?: boolean;
+    };
+    res: { topics: readonly ({ name: string; topicId: string | null; numPartitions: number; replicationFactor: number } & ItemResult)[]; offset: number };
+  };
+  deleteTopics: {
+    req: { names?: readonly string[]; topicIds?: readonly string[] };
+    res: { topics: readonly ({ name: string | null; topicId: string | null } & ItemResult)[]; offset: number };
+  };
+  createPartitions: {
+    req: { topics: readonly { name: string; count: number; assignments?: readonly (readonly number[])[] }[]; validateOnly?: boolean };
+    res: { topics: readonly ({ name: string } & ItemResult)[]; offset: number };
+  };
+  alterConfigs: {
+    req: {
+      resources: readonly {
+        resourceType: ConfigResourceKind;
+        resourceName: string;
+        alterations: readonly { name: string; op: 'set' | 'delete'; value?: string }[];
+      }[];
+      validateOnly?: boolean;
+    };
+    res: { resources: readonly ({ resourceType: ConfigResourceKind; resourceName: string } & ItemResult)[]; offset: number };
+  };
+  commitOffsets: {
+    req: { groupId: string; offsets: readonly { topic: string; partition: number; offset: number; metadata?: string }[] };
+    res: { offsets: readonly ({ topic: string; partition: number } & ItemResult)[]; offset: number };
+  };
+  deleteOffsets: { req: { groupId: string; topic?: string; partition?: number }; res: { offset: number } };
+  electLeaders: {
+    req: { type: 'preferred' | 'unclean'; partitions?: readonly { topic: string; partitions: readonly number[] }[] };
+    res: { results: readonly ({ topic: string; partition: number } & ItemResult)[]; offset: number };
+  };
+  // ---- The quorum: served by the Raft leader ------------------------------------------------
+  describeQuorum: { req: Record<string, never>; res: QuorumInfo };
+  addVoter: { req: { nodeId: number; address: string }; res: { voters: readonly { id: number; address: string }[] } };
+  removeVoter: { req: { nodeId: number }; res: { voters: readonly { id: number; address: string }[] } };
+  // ---- Broker -> controller ------------------------------------------------------------------
+  registerBroker: {
+    req: { brokerId: number; incarnationId: string; clusterId: string; endpoints: readonly { name: string; host: string; port: number; securityProtocol: string }[]; rack: string | null };
+    res: { brokerEpoch: number };
+  };
+  brokerHeartbeat: {
+    req: { brokerId: number; brokerEpoch: number; currentMetadataOffset: number; wantFence: boolean; wantShutDown: boolean };
+    res: { isCaughtUp: boolean; isFenced: boolean; inControlledShutdown: boolean; shouldShutDown: boolean };
+  };
+  alterPartition: {
+    req: {
+      brokerId: number;
+      brokerEpoch: number;
+      topicId: string;
+      partitionId: number;
+      leaderEpoch: number;
+      partitionEpoch: number;
+      newIsr: readonly { brokerId: number; brokerEpoch: number }[];
+    };
+    res: { leader: number; leaderEpoch: number; isr: readonly number[]; partitionEpoch: number } & ItemResult;
+  };
+  // ---- Watches (answered with the watch id; events follow as EventFrames) -------------------------
+  watch: { req: { fromOffset?: number }; res: { watch: number; offset: number } };
+  unwatch: { req: { watch: number }; res: Record<string, never> };
+}
+
+export type ApiName = keyof Apis;
+export type ApiRequest<A extends ApiName> = Apis[A]['req'];
+export type ApiResponse<A extends ApiName> = Apis[A]['res'];
+
+/** APIs only the active controller runs; other nodes forward them. */
+export const CONTROLLER_APIS: ReadonlySet<ApiName> = new Set<ApiName>([
+  'createTopics',
+  'deleteTopics',
+  'createPartitions',
+  'alterConfigs',
+  'commitOffsets',
+  'deleteOffsets',
+  'electLeaders',
+  'registerBroker',
+  'brokerHeartbeat',
+  'alterPartition',
+  'describeQuorum',
+  'addVoter',
+  'removeVoter',
+]);
+
+/** APIs that may be retried after an unknown outcome (they change nothing, or repeating them is harmless). */
+export const IDEMPOTENT_APIS: ReadonlySet<ApiName> = new Set<ApiName>([
+  'hello',
+  'describeCluster',
+  'listTopics',
+  'describeTopics',
+  'describeConfigs',
+  'fetchOffsets',
+  'listGroups',
+  'metadataStatus',
+  'describeQuorum',
+  'commitOffsets',
+  'alterConfigs',
+  'electLeaders',
+]);
