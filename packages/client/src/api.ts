@@ -37,7 +37,10 @@ export interface ITopicConfig {
   readonly numPartitions?: number;
   /** Default: the cluster's `default.replication.factor`. */
   readonly replicationFactor?: number;
-  readonly replicaAssignment?: readonly { readonly partition: number; readonly replicas: readonly number[] }[];
+  readonly replicaAssignment?: readonly {
+    readonly partition: number;
+    readonly replicas: readonly number[];
+  }[];
   readonly configEntries?: readonly { readonly name: string; readonly value: string }[];
 }
 
@@ -94,7 +97,11 @@ export interface Admin {
   /** kafkajs's name for describeTopics. */
   fetchTopicMetadata(options?: { topics?: readonly string[] }): Promise<{ topics: TopicMetadata[] }>;
   createPartitions(options: {
-    topicPartitions: readonly { topic: string; count: number; assignments?: readonly (readonly number[])[] }[];
+    topicPartitions: readonly {
+      topic: string;
+      count: number;
+      assignments?: readonly (readonly number[])[];
+    }[];
     validateOnly?: boolean;
   }): Promise<boolean>;
   describeConfigs(options: {
@@ -160,5 +167,9 @@ export interface Metadata {
 
 /** Low-level access to any API of the protocol, with the client's routing and retries. */
 export interface Rpc {
-  request<A extends ApiName>(api: A, body: ApiRequest<A>, options?: { timeoutMs?: number }): Promise<ApiResponse<A>>;
+  request<A extends ApiName>(
+    api: A,
+    body: ApiRequest<A>,
+    options?: { timeoutMs?: number },
+  ): Promise<ApiResponse<A>>;
 }

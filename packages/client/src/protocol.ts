@@ -113,7 +113,12 @@ export interface QuorumInfo {
 
 /** A change to the metadata, from the log at `offset`. */
 export type MetadataEvent = { readonly offset: number } & (
-  | { readonly type: 'topic-created'; readonly topic: string; readonly topicId: string; readonly partitions: number }
+  | {
+      readonly type: 'topic-created';
+      readonly topic: string;
+      readonly topicId: string;
+      readonly partitions: number;
+    }
   | { readonly type: 'topic-deleted'; readonly topic: string; readonly topicId: string }
   | { readonly type: 'partitions-added'; readonly topic: string; readonly from: number; readonly to: number }
   | {
@@ -125,8 +130,22 @@ export type MetadataEvent = { readonly offset: number } & (
       readonly isr: readonly number[];
       readonly leaderEpoch: number;
     }
-  | { readonly type: 'broker-registered' | 'broker-fenced' | 'broker-unfenced' | 'broker-unregistered' | 'broker-controlled-shutdown'; readonly brokerId: number }
-  | { readonly type: 'config-changed'; readonly resourceType: ConfigResourceKind; readonly resourceName: string; readonly name: string; readonly value: string | null }
+  | {
+      readonly type:
+        | 'broker-registered'
+        | 'broker-fenced'
+        | 'broker-unfenced'
+        | 'broker-unregistered'
+        | 'broker-controlled-shutdown';
+      readonly brokerId: number;
+    }
+  | {
+      readonly type: 'config-changed';
+      readonly resourceType: ConfigResourceKind;
+      readonly resourceName: string;
+      readonly name: string;
+      readonly value: string | null;
+    }
   | { readonly type: 'offsets-committed'; readonly groupId: string; readonly partitions: number }
   | { readonly type: 'offsets-deleted'; readonly groupId: string }
 );
@@ -135,26 +154,60 @@ export type MetadataEvent = { readonly offset: number } & (
 export interface Apis {
   hello: {
     req: { clientId: string; protocolVersion: number; clusterId?: string };
-    res: { protocolVersion: number; clusterId: string; nodeId: number; roles: readonly ('broker' | 'controller')[] };
+    res: {
+      protocolVersion: number;
+      clusterId: string;
+      nodeId: number;
+      roles: readonly ('broker' | 'controller')[];
+    };
   };
   // ---- Reads: served by any node from its metadata image --------------------------------------
   describeCluster: {
     req: Record<string, never>;
-    res: { clusterId: string; controllerId: number; controllerEndpoint: Endpoint | null; brokers: readonly BrokerInfo[]; metadataOffset: number };
+    res: {
+      clusterId: string;
+      controllerId: number;
+      controllerEndpoint: Endpoint | null;
+      brokers: readonly BrokerInfo[];
+      metadataOffset: number;
+    };
   };
-  listTopics: { req: Record<string, never>; res: { topics: readonly { name: string; topicId: string; partitions: number }[] } };
+  listTopics: {
+    req: Record<string, never>;
+    res: { topics: readonly { name: string; topicId: string; partitions: number }[] };
+  };
   describeTopics: { req: { names?: readonly string[] }; res: { topics: readonly TopicInfo[] } };
   describeConfigs: {
     req: { resources: readonly { resourceType: ConfigResourceKind; resourceName: string }[] };
-    res: { resources: readonly ({ resourceType: ConfigResourceKind; resourceName: string; configs: Readonly<Record<string, string>> } & ItemResult)[] };
+    res: {
+      resources: readonly ({
+        resourceType: ConfigResourceKind;
+        resourceName: string;
+        configs: Readonly<Record<string, string>>;
+      } & ItemResult)[];
+    };
   };
   fetchOffsets: {
     req: { groupId: string; topics?: readonly string[] };
-    res: { offsets: readonly { topic: string; partition: number; offset: number; metadata: string; commitTimestampMs: number }[] };
+    res: {
+      offsets: readonly {
+        topic: string;
+        partition: number;
+        offset: number;
+        metadata: string;
+        commitTimestampMs: number;
+      }[];
+    };
   };
-  listGroups: { req: Record<string, never>; res: { groups: readonly { groupId: string; partitions: number }[] } };
+  listGroups: {
+    req: Record<string, never>;
+    res: { groups: readonly { groupId: string; partitions: number }[] };
+  };
   /** The node's metadata position (how far its image has applied the log). */
-  metadataStatus: { req: Record<string, never>; res: { offset: number; caughtUp: boolean; fenced: boolean | null } };
+  metadataStatus: {
+    req: Record<string, never>;
+    res: { offset: number; caughtUp: boolean; fenced: boolean | null };
+  };
   // ---- Writes: run by the active controller (other nodes forward them) --------------------------
   createTopics: {
     req: {
@@ -167,14 +220,28 @@ export interface Apis {
       }[];
       validateOnly?: boolean;
     };
-    res: { topics: readonly ({ name: string; topicId: string | null; numPartitions: number; replicationFactor: number } & ItemResult)[]; offset: number };
+    res: {
+      topics: readonly ({
+        name: string;
+        topicId: string | null;
+        numPartitions: number;
+        replicationFactor: number;
+      } & ItemResult)[];
+      offset: number;
+    };
   };
   deleteTopics: {
     req: { names?: readonly string[]; topicIds?: readonly string[] };
-    res: { topics: readonly ({ name: string | null; topicId: string | null } & ItemResult)[]; offset: number };
+    res: {
+      topics: readonly ({ name: string | null; topicId: string | null } & ItemResult)[];
+      offset: number;
+    };
   };
   createPartitions: {
-    req: { topics: readonly { name: string; count: number; assignments?: readonly (readonly number[])[] }[]; validateOnly?: boolean };
+    req: {
+      topics: readonly { name: string; count: number; assignments?: readonly (readonly number[])[] }[];
+      validateOnly?: boolean;
+    };
     res: { topics: readonly ({ name: string } & ItemResult)[]; offset: number };
   };
   alterConfigs: {
@@ -186,28 +253,52 @@ export interface Apis {
       }[];
       validateOnly?: boolean;
     };
-    res: { resources: readonly ({ resourceType: ConfigResourceKind; resourceName: string } & ItemResult)[]; offset: number };
+    res: {
+      resources: readonly ({ resourceType: ConfigResourceKind; resourceName: string } & ItemResult)[];
+      offset: number;
+    };
   };
   commitOffsets: {
-    req: { groupId: string; offsets: readonly { topic: string; partition: number; offset: number; metadata?: string }[] };
+    req: {
+      groupId: string;
+      offsets: readonly { topic: string; partition: number; offset: number; metadata?: string }[];
+    };
     res: { offsets: readonly ({ topic: string; partition: number } & ItemResult)[]; offset: number };
   };
   deleteOffsets: { req: { groupId: string; topic?: string; partition?: number }; res: { offset: number } };
   electLeaders: {
-    req: { type: 'preferred' | 'unclean'; partitions?: readonly { topic: string; partitions: readonly number[] }[] };
+    req: {
+      type: 'preferred' | 'unclean';
+      partitions?: readonly { topic: string; partitions: readonly number[] }[];
+    };
     res: { results: readonly ({ topic: string; partition: number } & ItemResult)[]; offset: number };
   };
   // ---- The quorum: served by the Raft leader ------------------------------------------------
   describeQuorum: { req: Record<string, never>; res: QuorumInfo };
-  addVoter: { req: { nodeId: number; address: string }; res: { voters: readonly { id: number; address: string }[] } };
+  addVoter: {
+    req: { nodeId: number; address: string };
+    res: { voters: readonly { id: number; address: string }[] };
+  };
   removeVoter: { req: { nodeId: number }; res: { voters: readonly { id: number; address: string }[] } };
   // ---- Broker -> controller ------------------------------------------------------------------
   registerBroker: {
-    req: { brokerId: number; incarnationId: string; clusterId: string; endpoints: readonly { name: string; host: string; port: number; securityProtocol: string }[]; rack: string | null };
+    req: {
+      brokerId: number;
+      incarnationId: string;
+      clusterId: string;
+      endpoints: readonly { name: string; host: string; port: number; securityProtocol: string }[];
+      rack: string | null;
+    };
     res: { brokerEpoch: number };
   };
   brokerHeartbeat: {
-    req: { brokerId: number; brokerEpoch: number; currentMetadataOffset: number; wantFence: boolean; wantShutDown: boolean };
+    req: {
+      brokerId: number;
+      brokerEpoch: number;
+      currentMetadataOffset: number;
+      wantFence: boolean;
+      wantShutDown: boolean;
+    };
     res: { isCaughtUp: boolean; isFenced: boolean; inControlledShutdown: boolean; shouldShutDown: boolean };
   };
   alterPartition: {

@@ -2,6 +2,8 @@
  * @kbroker/raft: a Raft library with a pure core (`@kbroker/raft/core`), LevelDB storage, a TCP
  * transport, and a driver that runs them. See docs/raft.md.
  */
+
+export { encodeFrame, FrameDecoder, FrameTooLargeError, MalformedFrameError } from '@kbroker/wire';
 export * from './core/index.js';
 export {
   type LeaderChange,
@@ -27,7 +29,6 @@ export type {
 export { DEFAULT_QUORUM_PORT, formatQuorum, parseQuorum, QuorumSpecError } from './quorum.js';
 export * from './storage/data-dir.js';
 export { LevelStorage, LevelStorageError, SnapshotNotFoundError } from './storage/level-storage.js';
-export { encodeFrame, FrameDecoder, FrameTooLargeError, MalformedFrameError } from './transport/frame.js';
 export {
   formatAddress,
   parseAddress,

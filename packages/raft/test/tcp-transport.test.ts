@@ -1,7 +1,7 @@
 import net from 'node:net';
+import { encodeFrame, FrameDecoder } from '@kbroker/wire';
 import { type Logger, pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeFrame, FrameDecoder } from '../src/transport/frame.js';
 import { TcpTransport, type TcpTransportOptions } from '../src/transport/tcp-transport.js';
 
 const CLUSTER = 'test-cluster';

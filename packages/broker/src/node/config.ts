@@ -56,7 +56,9 @@ export function parseHostPort(value: string, what: string): { host: string; port
  * Completes and checks a configuration: roles default to broker+controller when the node id is a
  * voter and broker otherwise; every address must parse; a controller must be listed in the quorum.
  */
-export function resolveConfig(input: Partial<NodeConfig> & { nodeId: number; controllerQuorum: string }): NodeConfig {
+export function resolveConfig(
+  input: Partial<NodeConfig> & { nodeId: number; controllerQuorum: string },
+): NodeConfig {
   if (!Number.isSafeInteger(input.nodeId) || input.nodeId < 1) {
     throw new ConfigError(`node id must be a positive integer, got ${String(input.nodeId)}`);
   }
@@ -69,18 +71,23 @@ export function resolveConfig(input: Partial<NodeConfig> & { nodeId: number; con
   const isVoter = voters.some((v) => v.id === input.nodeId);
   const roles = input.roles ?? (isVoter ? (['broker', 'controller'] as const) : (['broker'] as const));
   if (roles.length === 0) throw new ConfigError('a node needs at least one role: broker, controller');
-  for (const r of roles) if (r !== 'broker' && r !== 'controller') throw new ConfigError(`unknown role ${JSON.stringify(r)}`);
+  for (const r of roles)
+    if (r !== 'broker' && r !== 'controller') throw new ConfigError(`unknown role ${JSON.stringify(r)}`);
   if (roles.includes('controller') && !isVoter) {
-    throw new ConfigError(`node ${input.nodeId} has the controller role but is not in the controller quorum ${input.controllerQuorum}`);
+    throw new ConfigError(
+      `node ${input.nodeId} has the controller role but is not in the controller quorum ${input.controllerQuorum}`,
+    );
   }
   const listener = input.listener ?? NODE_DEFAULTS.listener;
   parseHostPort(listener, 'the listener');
-  if (input.advertisedListener !== undefined) parseHostPort(input.advertisedListener, 'the advertised listener');
+  if (input.advertisedListener !== undefined)
+    parseHostPort(input.advertisedListener, 'the advertised listener');
   if (input.httpListener !== undefined) parseHostPort(input.httpListener, 'the http listener');
   if (input.quorumListener !== undefined) parseHostPort(input.quorumListener, 'the quorum listener');
   const positive = (v: number | undefined, name: string, dflt: number) => {
     const n = v ?? dflt;
-    if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a positive number of milliseconds`);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new ConfigError(`${name} must be a positive number of milliseconds`);
     return n;
   };
   return {
@@ -96,8 +103,15 @@ export function resolveConfig(input: Partial<NodeConfig> & { nodeId: number; con
     clusterId: input.clusterId,
     logLevel: input.logLevel ?? NODE_DEFAULTS.logLevel,
     sessionTimeoutMs: positive(input.sessionTimeoutMs, 'the session timeout', NODE_DEFAULTS.sessionTimeoutMs),
-    brokerHeartbeatIntervalMs: positive(input.brokerHeartbeatIntervalMs, 'the heartbeat interval', NODE_DEFAULTS.brokerHeartbeatIntervalMs),
-    electionTimeoutMs: input.electionTimeoutMs === undefined ? undefined : positive(input.electionTimeoutMs, 'the election timeout', 1),
+    brokerHeartbeatIntervalMs: positive(
+      input.brokerHeartbeatIntervalMs,
+      'the heartbeat interval',
+      NODE_DEFAULTS.brokerHeartbeatIntervalMs,
+    ),
+    electionTimeoutMs:
+      input.electionTimeoutMs === undefined
+        ? undefined
+        : positive(input.electionTimeoutMs, 'the election timeout', 1),
     requestTimeoutMs: positive(input.requestTimeoutMs, 'the request timeout', NODE_DEFAULTS.requestTimeoutMs),
   };
 }

@@ -14,10 +14,10 @@
  */
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
+import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from '@kbroker/wire';
 import { type Logger, pino } from 'pino';
 import type { NodeId } from '../core/types.js';
 import type { Transport } from '../ports.js';
-import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from './frame.js';
 
 /** The handshake version this implementation speaks. */
 export const PROTOCOL_VERSION = 1;

@@ -7,7 +7,7 @@ import {
   FrameDecoder,
   FrameTooLargeError,
   MalformedFrameError,
-} from '../src/transport/frame.js';
+} from '../src/frame.js';
 
 /** A frame with an arbitrary body, bypassing msgpack. */
 function rawFrame(body: Uint8Array, declaredBytes = body.length): Buffer {
