@@ -21,6 +21,8 @@ export interface ClusterDescription {
   readonly clusterId: string;
   /** The active controller (the Raft leader), -1 when unknown. */
   readonly controllerId: number;
+  /** Where the active controller serves requests: its RegisterController endpoint, else its broker's. */
+  readonly controllerEndpoint: Endpoint | null;
   readonly brokers: readonly BrokerDescription[];
   readonly metadataOffset: number;
 }
@@ -36,9 +38,15 @@ export function describeCluster(image: MetadataImageView, controllerId: number):
       inControlledShutdown: b.inControlledShutdown,
     }))
     .sort((a, b) => a.id - b.id);
+  const endpoint =
+    controllerId > 0
+      ? (image.cluster.controller(controllerId)?.endpoints[0] ??
+        image.cluster.broker(controllerId)?.endpoints[0])
+      : undefined;
   return {
     clusterId: image.cluster.clusterId,
     controllerId: controllerId > 0 ? controllerId : -1,
+    controllerEndpoint: endpoint ?? null,
     brokers,
     metadataOffset: image.provenance.offset,
   };

@@ -22,6 +22,7 @@ export const RecordType = {
   OffsetCommit: 11,
   OffsetDelete: 12,
   NoOp: 13,
+  RegisterController: 14,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
@@ -40,6 +41,7 @@ export const RECORD_VERSIONS: Readonly<Record<RecordType, number>> = {
   11: 0,
   12: 0,
   13: 0,
+  14: 0,
 };
 
 /** `-1`: no leader. */
@@ -189,6 +191,17 @@ export interface NoOpRecord {
   readonly version: 0;
 }
 
+/**
+ * A controller announces the client endpoint it serves controller requests on, so brokers (and
+ * clients) can reach the active controller (KRaft's RegisterControllerRecord). The latest wins.
+ */
+export interface RegisterControllerRecord {
+  readonly type: typeof RecordType.RegisterController;
+  readonly version: 0;
+  readonly controllerId: number;
+  readonly endpoints: readonly Endpoint[];
+}
+
 export type MetadataRecord =
   | ClusterRecord
   | FeatureLevelRecord
@@ -202,7 +215,8 @@ export type MetadataRecord =
   | ConfigRecord
   | OffsetCommitRecord
   | OffsetDeleteRecord
-  | NoOpRecord;
+  | NoOpRecord
+  | RegisterControllerRecord;
 
 /** The records of one controller operation: one Raft entry, applied atomically. */
 export interface RecordBatch {

@@ -29,7 +29,12 @@ import { MetadataImage } from './image/metadata-image.js';
 import { Committed, GroupOffsetsImpl, OffsetsImageImpl } from './image/offsets.js';
 import { PMap } from './image/pmap.js';
 import { newPartition, TopicImageImpl, TopicsImageImpl } from './image/topics.js';
-import type { BrokerRegistration, CommittedOffset, PartitionRegistration } from './image/types.js';
+import type {
+  BrokerRegistration,
+  CommittedOffset,
+  ControllerRegistration,
+  PartitionRegistration,
+} from './image/types.js';
 import {
   type ClusterRecord,
   type ConfigRecord,
@@ -147,6 +152,9 @@ function* snapshotRecords(image: MetadataImage): Generator<SnapshotRecord> {
   }
   for (const [name, level] of image.features.all()) {
     yield { type: RecordType.FeatureLevel, version: 0, name, level } satisfies FeatureLevelRecord;
+  }
+  for (const c of image.cluster.controllers()) {
+    yield { type: RecordType.RegisterController, version: 0, controllerId: c.id, endpoints: c.endpoints };
   }
   for (const b of image.cluster.brokers()) {
     yield {
@@ -423,6 +431,7 @@ class ImageLoader {
   private clusterId = '';
   private readonly features = new Map<string, number>();
   private readonly brokers = new Map<number, BrokerRegistration>();
+  private readonly controllers = new Map<number, ControllerRegistration>();
   private readonly topics = new Map<string, TopicBuild>();
   private readonly topicNames = new Set<string>();
   private partitionCount = 0;
@@ -445,6 +454,9 @@ class ImageLoader {
         return;
       case RecordType.FeatureLevel:
         if (record.level !== 0) this.features.set(record.name, record.level);
+        return;
+      case RecordType.RegisterController:
+        this.controllers.set(record.controllerId, { id: record.controllerId, endpoints: record.endpoints });
         return;
       case RecordType.RegisterBroker:
         this.brokers.set(
@@ -564,9 +576,9 @@ class ImageLoader {
     const features =
       this.features.size === 0 ? FeaturesImageImpl.EMPTY : new FeaturesImageImpl(this.features);
     const cluster =
-      this.clusterId === '' && this.brokers.size === 0
+      this.clusterId === '' && this.brokers.size === 0 && this.controllers.size === 0
         ? ClusterImageImpl.EMPTY
-        : new ClusterImageImpl(this.clusterId, this.brokers);
+        : new ClusterImageImpl(this.clusterId, this.brokers, this.controllers);
     const byId = PMap.empty<TopicImageImpl>().asMutable();
     const byName = PMap.empty<string>().asMutable();
     for (const { record: r, partitions } of this.topics.values()) {

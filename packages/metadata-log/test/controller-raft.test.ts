@@ -53,6 +53,12 @@ describe('MetadataController over Raft', () => {
     expect(images[0]!.features.level('metadata.version')).toBe(1);
     expect(images[0]!.topics.byName('orders')!.partitions).toHaveLength(6);
     for (const img of images) expect(img.equals(images[0]!)).toBe(true);
+    // The active controller registered where it serves controller requests.
+    const leaderId = cluster.running().find((n) => n.controller!.isActive())!.id;
+    expect(images[0]!.cluster.controller(leaderId)!.endpoints[0]).toMatchObject({
+      host: '127.0.0.1',
+      port: 19_000 + leaderId,
+    });
     // A follower's controller refuses writes, naming the active one.
     const follower = cluster.running().find((n) => !n.controller!.isActive())!;
     const err = await follower

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { MetadataImageView } from '../image/types.js';
-import type { ConfigResourceType } from '../records.js';
+import { type ConfigResourceType, type Endpoint, type MetadataRecord, RecordType } from '../records.js';
 import { mathRandom, type RandomSource, type TopicDefaults } from './assignment.js';
 import { ControllerError } from './errors.js';
 import * as h from './handlers.js';
@@ -42,6 +42,8 @@ export interface MetadataControllerOptions extends Partial<typeof CONTROLLER_DEF
   readonly clusterId: string;
   /** Feature levels written at bootstrap (e.g. metadata.version). */
   readonly features?: ReadonlyMap<string, number>;
+  /** Where this node serves controller requests; registered (RegisterControllerRecord) on activation. */
+  readonly controllerEndpoints?: readonly Endpoint[];
   readonly nowMs?: () => number;
   readonly random?: RandomSource;
   readonly logger?: Logger;
@@ -290,11 +292,22 @@ export class MetadataController {
     void this.quorum
       .run('activate', (image) => {
         for (const b of image.cluster.brokers()) this.tracker.register(b.id, now, b.fenced);
-        if (image.cluster.clusterId !== '') return { records: [], response: undefined };
-        return {
-          records: h.bootstrapRecords(this.opts.clusterId, this.opts.features ?? new Map()),
-          response: undefined,
-        };
+        const records: MetadataRecord[] =
+          image.cluster.clusterId === ''
+            ? h.bootstrapRecords(this.opts.clusterId, this.opts.features ?? new Map())
+            : [];
+        // Register (or update) where this controller serves requests, so brokers can reach it.
+        const endpoints = this.opts.controllerEndpoints;
+        const registered = image.cluster.controller(this.opts.raft.id)?.endpoints;
+        if (endpoints !== undefined && JSON.stringify(registered) !== JSON.stringify(endpoints)) {
+          records.push({
+            type: RecordType.RegisterController,
+            version: 0,
+            controllerId: this.opts.raft.id,
+            endpoints,
+          });
+        }
+        return { records, response: undefined };
       })
       .catch((err) => this.opts.logger?.warn({ err }, 'controller activation step failed'));
   }

@@ -5,20 +5,30 @@
 import type {
   BrokerRegistrationChangeRecord,
   RegisterBrokerRecord,
+  RegisterControllerRecord,
   UnregisterBrokerRecord,
 } from '../records.js';
 import { MetadataReplayError } from './errors.js';
-import type { BrokerRegistration, ClusterImage, MetadataChange } from './types.js';
+import type { BrokerRegistration, ClusterImage, ControllerRegistration, MetadataChange } from './types.js';
 
 export class ClusterImageImpl implements ClusterImage {
-  static readonly EMPTY = new ClusterImageImpl('', new Map());
+  static readonly EMPTY = new ClusterImageImpl('', new Map(), new Map());
 
-  /** @internal Takes ownership of `brokerMap`. */
+  /** @internal Takes ownership of `brokerMap` and `controllerMap`. */
   constructor(
     readonly clusterId: string,
     /** @internal */ readonly brokerMap: ReadonlyMap<number, BrokerRegistration>,
+    /** @internal */ readonly controllerMap: ReadonlyMap<number, ControllerRegistration> = new Map(),
   ) {
     Object.freeze(this);
+  }
+
+  controller(id: number): ControllerRegistration | undefined {
+    return this.controllerMap.get(id);
+  }
+
+  controllers(): IterableIterator<ControllerRegistration> {
+    return this.controllerMap.values();
   }
 
   broker(id: number): BrokerRegistration | undefined {
@@ -33,10 +43,15 @@ export class ClusterImageImpl implements ClusterImage {
     return this.brokerMap.size;
   }
 
-  toComparable(): { clusterId: string; brokers: BrokerRegistration[] } {
+  toComparable(): {
+    clusterId: string;
+    brokers: BrokerRegistration[];
+    controllers: ControllerRegistration[];
+  } {
     return {
       clusterId: this.clusterId,
       brokers: [...this.brokerMap.values()].sort((a, b) => a.id - b.id).map((b) => ({ ...b })),
+      controllers: [...this.controllerMap.values()].sort((a, b) => a.id - b.id).map((c) => ({ ...c })),
     };
   }
 }
@@ -75,6 +90,18 @@ export class ClusterDelta {
     this.clusterId = clusterId;
   }
 
+  private readonly controllersChanged = new Map<number, ControllerRegistration>();
+
+  replayController(record: RegisterControllerRecord): void {
+    this.controllersChanged.set(
+      record.controllerId,
+      Object.freeze({
+        id: record.controllerId,
+        endpoints: Object.freeze(record.endpoints.map((e) => Object.freeze({ ...e }))),
+      }),
+    );
+  }
+
   /** A (re-)registration replaces any earlier one; its epoch is the record's offset. */
   replayRegister(record: RegisterBrokerRecord, offset: number, timestampMs: number): void {
     this.changed.set(record.brokerId, brokerRegistration(record, offset, timestampMs));
@@ -107,17 +134,23 @@ export class ClusterDelta {
 
   apply(): ClusterImageImpl {
     const clusterId = this.clusterId ?? this.image.clusterId;
+    let controllers = this.image.controllerMap;
+    if (this.controllersChanged.size > 0) {
+      const next = new Map(controllers);
+      for (const [id, c] of this.controllersChanged) next.set(id, c);
+      controllers = next;
+    }
     if (this.changed.size === 0) {
-      return clusterId === this.image.clusterId
+      return clusterId === this.image.clusterId && controllers === this.image.controllerMap
         ? this.image
-        : new ClusterImageImpl(clusterId, this.image.brokerMap);
+        : new ClusterImageImpl(clusterId, this.image.brokerMap, controllers);
     }
     const brokers = new Map(this.image.brokerMap);
     for (const [id, reg] of this.changed) {
       if (reg === null) brokers.delete(id);
       else brokers.set(id, reg);
     }
-    return new ClusterImageImpl(clusterId, brokers);
+    return new ClusterImageImpl(clusterId, brokers, controllers);
   }
 }
 

@@ -147,6 +147,9 @@ export class MetadataDelta {
       case RecordType.Cluster:
         this.cluster.replayCluster(record.clusterId);
         return;
+      case RecordType.RegisterController:
+        this.cluster.replayController(record);
+        return;
       case RecordType.FeatureLevel:
         this.features.replay(record);
         return;

@@ -32,6 +32,14 @@ export interface ClusterImage {
   broker(id: number): BrokerRegistration | undefined;
   brokers(): IterableIterator<BrokerRegistration>;
   readonly brokerCount: number;
+  /** The client endpoints a controller registered (RegisterControllerRecord). */
+  controller(id: number): ControllerRegistration | undefined;
+  controllers(): IterableIterator<ControllerRegistration>;
+}
+
+export interface ControllerRegistration {
+  readonly id: number;
+  readonly endpoints: readonly Endpoint[];
 }
 
 export interface PartitionRegistration {

@@ -56,6 +56,9 @@ export class ControllerCluster {
       clusterId: 'ctrl-test',
       features: new Map([['metadata.version', 1]]),
       nowMs: () => this.nowMs,
+      controllerEndpoints: [
+        { name: 'CLIENT', host: '127.0.0.1', port: 19_000 + id, securityProtocol: 'PLAINTEXT' },
+      ],
       ...this.controllerOpts,
     });
   }
