@@ -164,6 +164,7 @@ export class RaftNode extends EventEmitter {
   private readonly outgoingSnapshots = new Set<NodeId>();
   private waitersForApplied: { index: number; resolve(): void }[] = [];
   private snapshotWork: Promise<void> = Promise.resolve();
+  private partitioned: ReadonlySet<NodeId> | 'all' | undefined;
   /** Per sender, the index of the last snapshot whose bytes were committed here. */
   private readonly receivedSnapshots = new Map<NodeId, number>();
 
@@ -402,7 +403,21 @@ export class RaftNode extends EventEmitter {
     w?.();
   }
 
+  /**
+   * Testing hook: drops all Raft traffic to and from `peers` (every peer when 'all'; none when
+   * undefined), as a network partition would. Used by in-process clusters to partition a node.
+   */
+  setPartitioned(peers: ReadonlySet<NodeId> | 'all' | undefined): void {
+    this.partitioned = peers;
+  }
+
+  private isCut(peer: NodeId): boolean {
+    const p = this.partitioned;
+    return p !== undefined && (p === 'all' || p.has(peer));
+  }
+
   private receive(from: NodeId, frame: RaftFrame): void {
+    if (this.isCut(from)) return;
     switch (frame.k) {
       case 'raft':
         // The transport proved `from`; a frame claiming another sender is dropped.
@@ -578,6 +593,7 @@ export class RaftNode extends EventEmitter {
 
   private sendAll(msgs: readonly Message[]): void {
     for (const m of msgs) {
+      if (this.isCut(m.to)) continue;
       if (m.type === MessageType.Snapshot) void this.streamSnapshot(m);
       else this.opts.transport.send(m.to, { k: 'raft', m });
     }

@@ -1,0 +1,283 @@
+import type { AddressInfo } from 'node:net';
+import type { ApiName, ApiRequest, ApiResponse } from '@kbroker/client/protocol';
+import { MetadataController, MetadataStateMachine, replayBatch } from '@kbroker/metadata-log';
+import { checkDataDir, type RaftNode, startRaftNode } from '@kbroker/raft';
+import type { Logger } from 'pino';
+import { BrokerLifecycle } from './broker.js';
+import { ConnectionPool } from './channel.js';
+import { type NodeConfig, parseHostPort } from './config.js';
+import { toWireError } from './errors.js';
+import { HttpServer, NodeMetrics } from './http.js';
+import { createLogger } from './logger.js';
+import { type Handler, type Handlers, RpcServer } from './rpc-server.js';
+import { nodeHandlers } from './service.js';
+import { PerBatchStateMachine, WatchHub } from './watch-hub.js';
+
+export interface StartNodeOptions {
+  readonly logger?: Logger;
+  /** How often the active controller runs its periodic work (session expiry, no-ops). Default 250 ms. */
+  readonly controllerTickMs?: number;
+}
+
+/** A running kbroker node (broker, controller, or both). */
+export interface KbrokerNode {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly roles: readonly ('broker' | 'controller')[];
+  readonly raft: RaftNode;
+  readonly metadata: MetadataStateMachine;
+  readonly controller: MetadataController | undefined;
+  readonly broker: BrokerLifecycle | undefined;
+  /** `host:port` the client listener is bound to. */
+  clientAddress(): string;
+  /** What clients are told to connect to. */
+  advertisedAddress(): string;
+  quorumAddress(): string | undefined;
+  httpAddress(): string | undefined;
+  /** True once the node serves: a broker registered and unfenced, a controller following a leader. */
+  isReady(): boolean;
+  /** Controlled shutdown: leaderships moved away, Raft leadership handed over, state flushed. */
+  stop(): Promise<void>;
+  /** Abrupt stop, as kill -9 (only what is already durable survives). */
+  kill(): Promise<void>;
+}
+
+const hostPort = (a: AddressInfo) =>
+  a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+
+/**
+ * Starts a node from its configuration: the Raft node (a voter when this id is in the controller
+ * quorum and the node has the controller role, an observer following the log otherwise), the metadata
+ * image, the controller (controller role), the broker lifecycle (broker role), the client listener and
+ * the optional HTTP listener. The data dir must be formatted (`kbroker format`) for this cluster and node.
+ */
+export async function startNode(config: NodeConfig, options: StartNodeOptions = {}): Promise<KbrokerNode> {
+  const log = options.logger ?? createLogger(config.logLevel, config.nodeId, config.roles);
+  const identity = await checkDataDir(config.dataDir, { clusterId: config.clusterId, nodeId: config.nodeId });
+  const clusterId = identity.clusterId;
+  const isController = config.roles.includes('controller');
+  const isBroker = config.roles.includes('broker');
+
+  const metadata = new MetadataStateMachine({
+    onListenerError: (err) => log.error({ err }, 'metadata listener failed'),
+  });
+  const perBatch = new PerBatchStateMachine(metadata);
+  const watches = new WatchHub(perBatch);
+  const pool = new ConnectionPool(`kbroker-node-${config.nodeId}`, clusterId);
+
+  // The client listener comes first: its bound address is what brokers and controllers register.
+  const listen = parseHostPort(config.listener, 'the listener');
+  let handlers: Handlers = {};
+  let metrics: NodeMetrics | undefined;
+  const rpc = new RpcServer({
+    host: listen.host,
+    port: listen.port,
+    logger: log,
+    toWireError,
+    maxRequestTimeoutMs: config.requestTimeoutMs * 4,
+    handlers: new Proxy({} as Handlers, {
+      get: (_t, api: string) => {
+        const h = handlers[api as ApiName] as Handler<ApiName> | undefined;
+        if (h === undefined) return undefined;
+        return async (body: never, session: never, deadline: never) => {
+          const start = process.hrtime.bigint();
+          try {
+            const r = await h(body, session, deadline);
+            metrics?.requests.inc({ api, outcome: 'ok' });
+            return r;
+          } catch (err) {
+            metrics?.requests.inc({ api, outcome: toWireError(err).code });
+            throw err;
+          } finally {
+            metrics?.requestSeconds.observe({ api }, Number(process.hrtime.bigint() - start) / 1e9);
+          }
+        };
+      },
+    }),
+  });
+  const bound = await rpc.start();
+  const advertised = config.advertisedListener ?? hostPort(bound);
+  const advertisedEndpoint = parseHostPort(advertised, 'the advertised listener');
+
+  let raft: RaftNode;
+  try {
+    raft = await startRaftNode({
+      nodeId: config.nodeId,
+      clusterId,
+      dataDir: config.dataDir,
+      voters: config.controllerQuorum,
+      listen: config.quorumListener,
+      stateMachine: perBatch,
+      logger: log,
+      ...(config.electionTimeoutMs === undefined
+        ? {}
+        : {
+            electionTimeoutMs: config.electionTimeoutMs,
+            heartbeatIntervalMs: Math.max(10, Math.round(config.electionTimeoutMs / 5)),
+          }),
+    });
+  } catch (err) {
+    await rpc.close();
+    throw err;
+  }
+
+  const controller = isController
+    ? new MetadataController({
+        raft,
+        committed: metadata,
+        replay: replayBatch,
+        clusterId,
+        features: new Map([['metadata.version', 1]]),
+        controllerEndpoints: [
+          {
+            name: 'CLIENT',
+            host: advertisedEndpoint.host,
+            port: advertisedEndpoint.port,
+            securityProtocol: 'PLAINTEXT',
+          },
+        ],
+        sessionTimeoutMs: config.sessionTimeoutMs,
+        heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
+        logger: log,
+        writeTimeoutMs: config.requestTimeoutMs,
+      })
+    : undefined;
+  const controllerTicker = controller
+    ? setInterval(() => void controller.tick(), options.controllerTickMs ?? 250)
+    : undefined;
+
+  handlers = nodeHandlers({
+    nodeId: config.nodeId,
+    clusterId,
+    roles: config.roles,
+    raft,
+    image: () => metadata.image,
+    controller,
+    channel: pool,
+    watches,
+    self: () => advertisedEndpoint,
+    brokerFenced: () => (broker === undefined ? null : broker.fenced),
+    now: () => Date.now(),
+  });
+
+  /** A controller API called by this node itself: run locally when active, else forwarded. */
+  const selfCall = <A extends ApiName>(api: A, body: ApiRequest<A>): Promise<ApiResponse<A>> => {
+    const h = handlers[api] as Handler<A> | undefined;
+    if (h === undefined) throw new Error(`no handler for ${api}`);
+    return Promise.resolve(
+      h(
+        body,
+        { id: 0, remote: 'self', clientId: 'self', push: () => false, onClose: () => undefined },
+        { timeoutMs: config.requestTimeoutMs },
+      ),
+    );
+  };
+
+  const broker = isBroker
+    ? new BrokerLifecycle({
+        brokerId: config.nodeId,
+        clusterId,
+        endpoint: advertisedEndpoint,
+        rack: config.rack,
+        heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
+        shutdownTimeoutMs: config.sessionTimeoutMs,
+        sm: metadata,
+        call: selfCall,
+        logger: log,
+      })
+    : undefined;
+  broker?.start();
+
+  const ready = () => {
+    const s = raft.status();
+    if (broker !== undefined) return broker.state === 'unfenced';
+    return s.leaderId > 0 && s.lastApplied >= s.commitIndex;
+  };
+
+  let http: HttpServer | undefined;
+  if (config.httpListener !== undefined) {
+    metrics = new NodeMetrics({ node_id: String(config.nodeId) }, () => {
+      const s = raft.status();
+      const image = metadata.image;
+      let fenced = 0;
+      for (const b of image.cluster.brokers()) if (b.fenced) fenced++;
+      return {
+        kbroker_raft_term: s.term,
+        kbroker_raft_commit_index: s.commitIndex,
+        kbroker_raft_applied_index: s.lastApplied,
+        kbroker_raft_is_leader: s.role === 'leader' ? 1 : 0,
+        kbroker_metadata_offset: image.provenance.offset,
+        kbroker_topics: image.topics.topicCount,
+        kbroker_partitions: image.topics.partitionCount,
+        kbroker_brokers_registered: image.cluster.brokerCount,
+        kbroker_brokers_fenced: fenced,
+        kbroker_broker_fenced: broker === undefined ? -1 : broker.fenced ? 1 : 0,
+      };
+    });
+    http = new HttpServer(metrics, () => {
+      const s = raft.status();
+      return {
+        ready: ready(),
+        detail: {
+          nodeId: config.nodeId,
+          role: s.role,
+          leaderId: s.leaderId,
+          metadataOffset: metadata.image.provenance.offset,
+          broker: broker?.state ?? null,
+        },
+      };
+    });
+    const h = parseHostPort(config.httpListener, 'the http listener');
+    await http.start(h.host, h.port);
+  }
+
+  log.info(
+    {
+      client: hostPort(bound),
+      advertised,
+      quorum: raft.status().voters.find((v) => v.id === config.nodeId)?.address,
+      roles: config.roles,
+      clusterId,
+    },
+    'kbroker node started',
+  );
+
+  let stopped = false;
+  const shutdown = async (graceful: boolean) => {
+    if (stopped) return;
+    stopped = true;
+    if (graceful) {
+      log.info('controlled shutdown');
+      await broker?.stop();
+    } else {
+      broker?.abort();
+    }
+    if (controllerTicker) clearInterval(controllerTicker);
+    controller?.close();
+    await http?.close();
+    await rpc.close();
+    await pool.close();
+    await raft.stop(graceful);
+    log.info(graceful ? 'stopped' : 'killed');
+  };
+
+  return {
+    nodeId: config.nodeId,
+    clusterId,
+    roles: config.roles,
+    raft,
+    metadata,
+    controller,
+    broker,
+    clientAddress: () => hostPort(rpc.address() ?? bound),
+    advertisedAddress: () => advertised,
+    quorumAddress: () => raft.status().voters.find((v) => v.id === config.nodeId)?.address,
+    httpAddress: () => {
+      const a = http?.address();
+      return a === undefined ? undefined : hostPort(a);
+    },
+    isReady: ready,
+    stop: () => shutdown(true),
+    kill: () => shutdown(false),
+  };
+}

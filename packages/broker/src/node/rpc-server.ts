@@ -1,0 +1,202 @@
+import net, { type AddressInfo, type Server, type Socket } from 'node:net';
+import type {
+  ApiName,
+  ApiRequest,
+  ApiResponse,
+  EventFrame,
+  RequestFrame,
+  ResponseFrame,
+  WireError,
+} from '@kbroker/client/protocol';
+import { DEFAULT_MAX_FRAME_BYTES } from '@kbroker/client/protocol';
+import { encodeFrame, FrameDecoder } from '@kbroker/wire';
+import type { Logger } from 'pino';
+
+/** A served connection, as handlers see it (watches push event frames to it). */
+export interface Session {
+  readonly id: number;
+  readonly remote: string;
+  clientId: string;
+  push(frame: EventFrame): boolean;
+  onClose(fn: () => void): void;
+}
+
+export type Handler<A extends ApiName> = (
+  body: ApiRequest<A>,
+  session: Session,
+  deadline: { timeoutMs: number },
+) => Promise<ApiResponse<A>> | ApiResponse<A>;
+
+export type Handlers = { [A in ApiName]?: Handler<A> };
+
+/** Turns a thrown value into the wire's error shape (typed errors keep their code). */
+export type ErrorMapper = (err: unknown) => WireError;
+
+export interface RpcServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly handlers: Handlers;
+  readonly toWireError: ErrorMapper;
+  readonly logger: Logger;
+  readonly maxFrameBytes?: number;
+  /** A request's own timeout is capped at this. */
+  readonly maxRequestTimeoutMs?: number;
+  /** Pending responses and events per connection beyond which a slow reader is disconnected. */
+  readonly maxBufferedBytes?: number;
+}
+
+const PRE_HELLO_MAX_FRAME_BYTES = 64 * 1024;
+
+/**
+ * The client listener: length-prefixed msgpackr frames, a `hello` first, then requests answered by id
+ * in any order. A malformed or oversized frame closes only that connection (the others keep being
+ * served); an unknown API or a malformed request gets an error response and the connection stays.
+ */
+export class RpcServer {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private nextSession = 1;
+  private readonly opts: RpcServerOptions;
+
+  constructor(opts: RpcServerOptions) {
+    this.opts = opts;
+  }
+
+  async start(): Promise<AddressInfo> {
+    const server = net.createServer((socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return server.address() as AddressInfo;
+  }
+
+  address(): AddressInfo | undefined {
+    return (this.server?.address() as AddressInfo | null) ?? undefined;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    const log = this.opts.logger;
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const decoder = new FrameDecoder({ maxFrameBytes: PRE_HELLO_MAX_FRAME_BYTES });
+    const closers: (() => void)[] = [];
+    let helloDone = false;
+    const maxBuffered = this.opts.maxBufferedBytes ?? 64 * 1024 * 1024;
+    const send = (frame: ResponseFrame | EventFrame): boolean => {
+      if (socket.destroyed) return false;
+      if (socket.writableLength > maxBuffered) {
+        log.warn(
+          { remote, bufferedBytes: socket.writableLength },
+          'client does not read its responses; disconnecting',
+        );
+        socket.destroy();
+        return false;
+      }
+      socket.write(encodeFrame(frame));
+      return true;
+    };
+    const session: Session = {
+      id: this.nextSession++,
+      remote,
+      clientId: '',
+      push: (frame) => send(frame),
+      onClose: (fn) => closers.push(fn),
+    };
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        decoder.feed(chunk, (raw) => {
+          const req = raw as Partial<RequestFrame>;
+          if (
+            typeof req !== 'object' ||
+            req === null ||
+            typeof req.id !== 'number' ||
+            typeof req.api !== 'string'
+          ) {
+            throw new Error('a request needs a numeric id and an api name');
+          }
+          if (!helloDone && req.api !== 'hello')
+            throw new Error(`the first request must be hello, not ${req.api}`);
+          if (req.api === 'hello') {
+            helloDone = true;
+            decoder.maxFrameBytes = this.opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+          }
+          void this.dispatch(req as RequestFrame, session, send);
+        });
+      } catch (err) {
+        log.warn({ remote, err: (err as Error).message }, 'closing a client connection after a bad frame');
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      for (const fn of closers) fn();
+    });
+  }
+
+  private async dispatch(
+    req: RequestFrame,
+    session: Session,
+    send: (f: ResponseFrame) => boolean,
+  ): Promise<void> {
+    const handler = this.opts.handlers[req.api] as Handler<ApiName> | undefined;
+    if (handler === undefined) {
+      send({
+        id: req.id,
+        error: {
+          code: 'UNSUPPORTED_VERSION',
+          errorCode: 35,
+          message: `unknown api ${String(req.api)}`,
+          retriable: false,
+        },
+      });
+      return;
+    }
+    const cap = this.opts.maxRequestTimeoutMs ?? 120_000;
+    const timeoutMs = Math.min(
+      typeof req.timeoutMs === 'number' && req.timeoutMs > 0 ? req.timeoutMs : 30_000,
+      cap,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const body = req.body ?? {};
+      if (typeof body !== 'object')
+        throw Object.assign(new Error('the request body must be a map'), { code: 'INVALID_REQUEST' });
+      // A newer client speaks down to us: the hello answer carries the version we speak.
+      if (req.api === 'hello') session.clientId = String((body as ApiRequest<'hello'>).clientId ?? '');
+      const result = await Promise.race([
+        Promise.resolve(handler(body as never, session, { timeoutMs })),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                Object.assign(new Error(`${req.api} timed out after ${timeoutMs} ms`), {
+                  code: 'REQUEST_TIMED_OUT',
+                }),
+              ),
+            timeoutMs,
+          );
+        }),
+      ]);
+      send({ id: req.id, body: result });
+    } catch (err) {
+      send({ id: req.id, error: this.opts.toWireError(err) });
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+}
