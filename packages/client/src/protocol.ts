@@ -34,6 +34,11 @@ export interface ResponseFrame {
 export interface EventFrame {
   readonly watch: number;
   readonly events: readonly MetadataEvent[];
+  /**
+   * The watch ended on the server's side (e.g. OFFSET_OUT_OF_RANGE: a snapshot replaced the node's
+   * state, so events after the watcher's offset cannot be replayed one by one; re-read the state).
+   */
+  readonly error?: { readonly code: string; readonly message: string };
 }
 
 export interface WireError {
