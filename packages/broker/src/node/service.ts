@@ -258,7 +258,7 @@ export function nodeHandlers(ctx: ServiceContext): Handlers {
               watch: watchId,
               events: [],
               error: { code: 'OFFSET_OUT_OF_RANGE', message: err.message },
-            } as never);
+            });
         },
       );
       session.onClose(() => {
