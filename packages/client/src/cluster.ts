@@ -37,6 +37,7 @@ import {
   DEFAULT_MAX_FRAME_BYTES,
   type Endpoint,
   IDEMPOTENT_APIS,
+  READ_APIS,
 } from './protocol.js';
 
 /** `config.retry` with every default filled in. */
@@ -188,8 +189,11 @@ export class Cluster {
         this.checkEpoch(epoch);
         conn = await this.route(api, epoch);
         this.checkEpoch(epoch);
-        const res = await conn.request(api, body, { timeoutMs: options.timeoutMs });
+        const sent =
+          READ_APIS.has(api) && this.seenOffset > 0 ? { ...body, minOffset: this.seenOffset } : body;
+        const res = await conn.request(api, sent, { timeoutMs: options.timeoutMs });
         if (api === 'describeCluster') this.learn(res as ApiResponse<'describeCluster'>);
+        this.noteOffset(res);
         return res;
       } catch (err) {
         const error = toKbrokerError(err);
@@ -204,6 +208,19 @@ export class Cluster {
         await this.sleep(backoffMs(attempt, this.config.retry), epoch);
       }
     }
+  }
+
+  /**
+   * The highest metadata offset this client has seen: reads carry it as `minOffset`, so no broker
+   * answers with state older than a write this client already saw acknowledged (read-your-writes).
+   */
+  seenOffset = 0;
+
+  /** Raises `seenOffset` from a response's `offset` or `metadataOffset` (and from watch events). */
+  noteOffset(res: unknown): void {
+    const r = res as { offset?: unknown; metadataOffset?: unknown } | undefined;
+    const off = typeof r?.offset === 'number' ? r.offset : r?.metadataOffset;
+    if (typeof off === 'number' && off > this.seenOffset) this.seenOffset = off;
   }
 
   /**

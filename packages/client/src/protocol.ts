@@ -155,6 +155,26 @@ export type MetadataEvent = { readonly offset: number } & (
   | { readonly type: 'offsets-deleted'; readonly groupId: string }
 );
 
+/**
+ * Read-your-writes: a read may carry the highest metadata offset its client has seen (from a write's
+ * response, a watch event or an earlier read); the node answers only once its image has applied that
+ * offset (or times out), so a client never reads state older than what it already saw, on any broker.
+ */
+export interface ReadConsistency {
+  readonly minOffset?: number;
+}
+
+/** APIs answered from a node's local image, which honour `minOffset`. */
+export const READ_APIS: ReadonlySet<string> = new Set([
+  'describeCluster',
+  'listTopics',
+  'describeTopics',
+  'describeConfigs',
+  'fetchOffsets',
+  'listGroups',
+  'metadataStatus',
+]);
+
 /** Every API: its request body and its response body. */
 export interface Apis {
   hello: {
@@ -168,7 +188,7 @@ export interface Apis {
   };
   // ---- Reads: served by any node from its metadata image --------------------------------------
   describeCluster: {
-    req: Record<string, never>;
+    req: ReadConsistency;
     res: {
       clusterId: string;
       controllerId: number;
@@ -178,12 +198,17 @@ export interface Apis {
     };
   };
   listTopics: {
-    req: Record<string, never>;
+    req: ReadConsistency;
     res: { topics: readonly { name: string; topicId: string; partitions: number }[] };
   };
-  describeTopics: { req: { names?: readonly string[] }; res: { topics: readonly TopicInfo[] } };
+  describeTopics: {
+    req: { names?: readonly string[] } & ReadConsistency;
+    res: { topics: readonly TopicInfo[] };
+  };
   describeConfigs: {
-    req: { resources: readonly { resourceType: ConfigResourceKind; resourceName: string }[] };
+    req: {
+      resources: readonly { resourceType: ConfigResourceKind; resourceName: string }[];
+    } & ReadConsistency;
     res: {
       resources: readonly ({
         resourceType: ConfigResourceKind;
@@ -193,7 +218,7 @@ export interface Apis {
     };
   };
   fetchOffsets: {
-    req: { groupId: string; topics?: readonly string[] };
+    req: { groupId: string; topics?: readonly string[] } & ReadConsistency;
     res: {
       offsets: readonly {
         topic: string;
@@ -205,12 +230,12 @@ export interface Apis {
     };
   };
   listGroups: {
-    req: Record<string, never>;
+    req: ReadConsistency;
     res: { groups: readonly { groupId: string; partitions: number }[] };
   };
   /** The node's metadata position (how far its image has applied the log). */
   metadataStatus: {
-    req: Record<string, never>;
+    req: ReadConsistency;
     res: { offset: number; caughtUp: boolean; fenced: boolean | null };
   };
   // ---- Writes: run by the active controller (other nodes forward them) --------------------------

@@ -113,8 +113,8 @@ describe('Admin.createTopics', () => {
     answerCreate(broker, { a: fail('TOPIC_ALREADY_EXISTS', 36) });
     answerDescribe(broker);
     expect(await admin.createTopics({ topics: [{ topic: 'a' }, { topic: 'b' }] })).toBe(false);
-    // Only the topic this call created is waited for.
-    expect(broker.received('describeTopics')[0]?.body).toEqual({ names: ['b'] });
+    // Only the topic this call created is waited for, at least as of the create's offset (read-your-writes).
+    expect(broker.received('describeTopics')[0]?.body).toEqual({ names: ['b'], minOffset: 10 });
   });
 
   it('throws typed errors for other per-topic failures', async () => {

@@ -1,12 +1,12 @@
 import type { AddressInfo } from 'node:net';
-import type { ApiName, ApiRequest, ApiResponse } from '@kbroker/client/protocol';
+import { type ApiName, type ApiRequest, type ApiResponse, READ_APIS } from '@kbroker/client/protocol';
 import { MetadataController, MetadataStateMachine, replayBatch } from '@kbroker/metadata-log';
 import { checkDataDir, type RaftNode, startRaftNode } from '@kbroker/raft';
 import type { Logger } from 'pino';
 import { BrokerLifecycle } from './broker.js';
 import { ConnectionPool } from './channel.js';
 import { type NodeConfig, parseHostPort } from './config.js';
-import { toWireError } from './errors.js';
+import { NodeError, toWireError } from './errors.js';
 import { HttpServer, NodeMetrics } from './http.js';
 import { createLogger } from './logger.js';
 import { type Handler, type Handlers, RpcServer } from './rpc-server.js';
@@ -65,6 +65,25 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   const watches = new WatchHub(perBatch);
   const pool = new ConnectionPool(`kbroker-node-${config.nodeId}`, clusterId);
 
+  /** Resolves once the local image has applied `offset` (read-your-writes), or fails retriably. */
+  const caughtUpTo = (offset: number, timeoutMs: number): Promise<void> => {
+    if (metadata.image.provenance.offset >= offset) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(
+          new NodeError('REQUEST_TIMED_OUT', `this node has not applied metadata offset ${offset} yet`, true),
+        );
+      }, timeoutMs);
+      const off = metadata.onChange((_c, image) => {
+        if (image.provenance.offset < offset) return;
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
+    });
+  };
+
   // The client listener comes first: its bound address is what brokers and controllers register.
   const listen = parseHostPort(config.listener, 'the listener');
   let handlers: Handlers = {};
@@ -79,10 +98,13 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       get: (_t, api: string) => {
         const h = handlers[api as ApiName] as Handler<ApiName> | undefined;
         if (h === undefined) return undefined;
-        return async (body: never, session: never, deadline: never) => {
+        return async (body: never, session: never, deadline: { timeoutMs: number }) => {
           const start = process.hrtime.bigint();
           try {
-            const r = await h(body, session, deadline);
+            const minOffset = (body as { minOffset?: unknown } | undefined)?.minOffset;
+            if (READ_APIS.has(api) && typeof minOffset === 'number')
+              await caughtUpTo(minOffset, deadline.timeoutMs);
+            const r = await h(body, session, deadline as never);
             metrics?.requests.inc({ api, outcome: 'ok' });
             return r;
           } catch (err) {
