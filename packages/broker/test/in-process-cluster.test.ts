@@ -91,4 +91,28 @@ describe('startCluster', () => {
     );
     await conn.close();
   });
+
+  it('a broker cut off from the quorum says it is unavailable instead of serving stale metadata', async () => {
+    cluster = await startCluster({ nodes: 3, sessionTimeoutMs: 1500, brokerHeartbeatIntervalMs: 300 });
+    const controller = await cluster.controller();
+    const victim = controller.nodeId === 3 ? 2 : 3;
+    const conn = await connect(cluster.node(victim).address);
+    expect((await conn.request('listTopics', {})).topics).toEqual([]);
+    cluster.partitionNode(victim);
+    await waitFor(
+      async () =>
+        (await conn.request('listTopics', {}).catch((e: { code?: string }) => e.code)) ===
+        'BROKER_NOT_AVAILABLE',
+      'the partitioned broker to refuse reads',
+      15_000,
+    );
+    cluster.heal();
+    await cluster.waitUntilReady();
+    await waitFor(
+      async () =>
+        Array.isArray((await conn.request('listTopics', {}).catch(() => ({ topics: null }))).topics),
+      'reads served again',
+    );
+    await conn.close();
+  });
 });

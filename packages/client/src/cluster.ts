@@ -252,6 +252,9 @@ export class Cluster {
       try {
         const conn = await this.connectionTo(endpoint);
         this.sticky = conn.key;
+        // Learn the other brokers as soon as one answers, so a client bootstrapped with a single broker
+        // (that only reads or watches, never asking describeCluster itself) can fail over when it dies.
+        if (this.view === undefined) void this.refresh();
         return conn;
       } catch (err) {
         this.checkEpoch(epoch);
@@ -387,6 +390,11 @@ export class Cluster {
     if (error instanceof NotControllerError) {
       // The error names the controller when the node knows it; else ask the cluster before the next try.
       this.controller = error.leaderEndpoint ?? undefined;
+      return;
+    }
+    if (error.code === 'BROKER_NOT_AVAILABLE') {
+      // That broker is fenced or behind the metadata log: read from another one next time.
+      if (conn !== undefined && this.sticky === conn.key) this.sticky = undefined;
       return;
     }
     if (error instanceof ConnectionError || error instanceof RequestTimeoutError) {

@@ -14,6 +14,8 @@ export interface BrokerOptions {
   readonly heartbeatIntervalMs: number;
   /** How long a controlled shutdown may take before the broker gives up and stops anyway. */
   readonly shutdownTimeoutMs: number;
+  /** Without a successful heartbeat for this long, the broker considers itself fenced. */
+  readonly sessionTimeoutMs: number;
   readonly sm: MetadataStateMachine;
   readonly call: ControllerCall;
   readonly logger: Logger;
@@ -39,6 +41,7 @@ export class BrokerLifecycle {
   private readonly log: Logger;
   private stopping = false;
   private readonly unsubscribe: () => void;
+  private lastHeartbeatMs = 0;
 
   constructor(private readonly opts: BrokerOptions) {
     this.log = opts.logger.child({ component: 'broker' });
@@ -52,8 +55,12 @@ export class BrokerLifecycle {
     });
   }
 
+  /**
+   * Fenced as far as this broker can tell: not unfenced by the controller, or unable to reach it for a
+   * whole session timeout (the controller will have fenced it by then, so serving would be stale).
+   */
   get fenced(): boolean {
-    return this.state !== 'unfenced';
+    return this.state !== 'unfenced' || Date.now() - this.lastHeartbeatMs > this.opts.sessionTimeoutMs;
   }
 
   start(): void {
@@ -138,6 +145,7 @@ export class BrokerLifecycle {
         this.log.info({ brokerEpoch: this.epoch }, 'registered with the controller');
       }
       const hb = await this.heartbeat(false);
+      this.lastHeartbeatMs = Date.now();
       const next: BrokerState = hb.isFenced ? 'fenced' : 'unfenced';
       if (next !== this.state) {
         this.log.info(

@@ -65,6 +65,9 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   const watches = new WatchHub(perBatch);
   const pool = new ConnectionPool(`kbroker-node-${config.nodeId}`, clusterId);
 
+  // Assigned once the Raft node is up; requests arriving before that see no broker yet.
+  let broker: BrokerLifecycle | undefined;
+
   /** Resolves once the local image has applied `offset` (read-your-writes), or fails retriably. */
   const caughtUpTo = (offset: number, timeoutMs: number): Promise<void> => {
     if (metadata.image.provenance.offset >= offset) return Promise.resolve();
@@ -102,8 +105,17 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
           const start = process.hrtime.bigint();
           try {
             const minOffset = (body as { minOffset?: unknown } | undefined)?.minOffset;
-            if (READ_APIS.has(api) && typeof minOffset === 'number')
-              await caughtUpTo(minOffset, deadline.timeoutMs);
+            if (READ_APIS.has(api) && api !== 'metadataStatus') {
+              // A fenced broker's image may be stale: say so (retriable) rather than serve it.
+              if (broker?.fenced) {
+                throw new NodeError(
+                  'BROKER_NOT_AVAILABLE',
+                  `broker ${config.nodeId} is fenced or not caught up with the metadata log (offset ${metadata.image.provenance.offset}); retry or ask another broker`,
+                  true,
+                );
+              }
+              if (typeof minOffset === 'number') await caughtUpTo(minOffset, deadline.timeoutMs);
+            }
             const r = await h(body, session, deadline as never);
             metrics?.requests.inc({ api, outcome: 'ok' });
             return r;
@@ -195,7 +207,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     );
   };
 
-  const broker = isBroker
+  broker = isBroker
     ? new BrokerLifecycle({
         brokerId: config.nodeId,
         clusterId,
@@ -203,6 +215,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
         rack: config.rack,
         heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
         shutdownTimeoutMs: config.sessionTimeoutMs,
+        sessionTimeoutMs: config.sessionTimeoutMs,
         sm: metadata,
         call: selfCall,
         logger: log,

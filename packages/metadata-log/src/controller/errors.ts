@@ -47,6 +47,11 @@ export const CONTROLLER_ERRORS = {
     retriable: true,
     message: 'Messages are rejected since there are fewer in-sync replicas than required.',
   },
+  BROKER_NOT_AVAILABLE: {
+    errorCode: 8,
+    retriable: true,
+    message: 'The broker is not available (fenced, or not caught up with the metadata log).',
+  },
   OFFSET_METADATA_TOO_LARGE: {
     errorCode: 12,
     retriable: false,
