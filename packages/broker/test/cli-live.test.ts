@@ -4,19 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type MainOptions, main } from '../src/cli/main.js';
 import { type InProcessCluster, startCluster } from '../src/cluster.js';
-
-function sink() {
-  let text = '';
-  return {
-    write(s: string) {
-      text += s;
-      return true;
-    },
-    get text() {
-      return text;
-    },
-  };
-}
+import { sink } from './helpers/cli.js';
 
 let cluster: InProcessCluster;
 let bootstrap: string;

@@ -2,27 +2,9 @@ import type { Admin, Offsets } from '@kbroker/client';
 import type { QuorumInfo } from '@kbroker/client/protocol';
 import { describe, expect, it } from 'vitest';
 import type { ConnectFn } from '../src/cli/context.js';
-import { type MainOptions, main } from '../src/cli/main.js';
+import { runCli } from './helpers/cli.js';
 
-function sink() {
-  let text = '';
-  return {
-    write(s: string) {
-      text += s;
-      return true;
-    },
-    get text() {
-      return text;
-    },
-  };
-}
-
-async function run(args: string[], options: Omit<MainOptions, 'stdout' | 'stderr'> = {}) {
-  const stdout = sink();
-  const stderr = sink();
-  const code = await main(['node', 'kbroker', ...args], { ...options, stdout, stderr });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
+const run = runCli;
 
 /** stderr must be exactly one `kbroker: ...` line. */
 function oneLine(stderr: string): string {

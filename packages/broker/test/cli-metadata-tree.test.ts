@@ -12,7 +12,6 @@ import {
   writeSnapshot,
 } from '@kbroker/metadata-log';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MainOptions, main } from '../src/cli/main.js';
 import {
   findPaths,
   type LiveMetadata,
@@ -26,6 +25,7 @@ import {
   treeFromLive,
   treeToJson,
 } from '../src/cli/metadata-tree.js';
+import { runCli } from './helpers/cli.js';
 
 const T1 = 'AAAAAAAAAAAAAAAAAAAAAQ';
 const T2 = 'AAAAAAAAAAAAAAAAAAAAAg';
@@ -375,25 +375,7 @@ describe('treeFromLive', () => {
 
 // ---- kbroker metadata-shell, end to end over a snapshot file ------------------------------------
 
-function sink() {
-  let text = '';
-  return {
-    write(s: string) {
-      text += s;
-      return true;
-    },
-    get text() {
-      return text;
-    },
-  };
-}
-
-async function run(args: string[], options: Omit<MainOptions, 'stdout' | 'stderr'> = {}) {
-  const stdout = sink();
-  const stderr = sink();
-  const code = await main(['node', 'kbroker', ...args], { ...options, stdout, stderr });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
+const run = runCli;
 
 describe('kbroker metadata-shell --snapshot', () => {
   let dir: string;

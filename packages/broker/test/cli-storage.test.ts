@@ -8,19 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { NodeHandle, StartNodeFn } from '../src/cli/context.js';
 import { type MainOptions, main } from '../src/cli/main.js';
 import type { NodeConfig } from '../src/node/config.js';
-
-function sink() {
-  let text = '';
-  return {
-    write(s: string) {
-      text += s;
-      return true;
-    },
-    get text() {
-      return text;
-    },
-  };
-}
+import { sink } from './helpers/cli.js';
 
 function start(args: string[], options: Omit<MainOptions, 'stdout' | 'stderr'> = {}) {
   const stdout = sink();
