@@ -181,9 +181,15 @@ describe('precedence and resolution', () => {
     expect(config.brokerHeartbeatIntervalMs).toBe(250);
   });
 
-  it('reports a controller outside the quorum as resolveConfig does', () => {
-    expect(() =>
-      resolveStartSettings({ nodeId: 4, controllerQuorum: '1@a:9093', roles: ['controller'] }),
-    ).toThrow(ConfigError);
+  it('accepts a controller outside the starting quorum (it follows as an observer until added)', () => {
+    const settings = resolveStartSettings({
+      nodeId: 4,
+      controllerQuorum: '1@a:9093',
+      roles: ['broker', 'controller'],
+    });
+    expect(settings).toBeDefined();
+    expect(() => resolveStartSettings({ nodeId: 4, controllerQuorum: '1@a:9093', roles: [] })).toThrow(
+      ConfigError,
+    );
   });
 });

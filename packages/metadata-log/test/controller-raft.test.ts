@@ -187,4 +187,19 @@ describe('MetadataController over Raft', () => {
     }
     expect(c.isActive()).toBe(true);
   });
+
+  it('concurrent writes committed in one batch all report success (no double replay in speculation)', async () => {
+    cluster = new ControllerCluster(3);
+    await cluster.start();
+    const c = await cluster.active();
+    await registerAndUnfence(c, [1]);
+    const results = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        c.createTopics([{ name: `c${i}`, numPartitions: 1, replicationFactor: 1 }]),
+      ),
+    );
+    expect(results.map((r) => r[0]!.error)).toEqual(Array(16).fill(null));
+    const [img] = await cluster.converged();
+    expect(img!.topics.topicCount).toBe(16);
+  });
 });

@@ -41,9 +41,11 @@ class SimMetadata implements SimStateMachine {
 /** ControllerRaft over one simulated node: promises settle as the harness observes proposals and reads. */
 class SimRaft extends EventEmitter implements ControllerRaft {
   private proposals: {
-    rec: { state: string; index?: number };
+    rec: { state: string; index?: number; term?: number };
     resolve(i: number): void;
     reject(e: unknown): void;
+    onAccepted?: ((index: number, term: number) => void) | undefined;
+    told?: boolean;
   }[] = [];
   private reads: {
     rec: { state: string; index?: number };
@@ -57,9 +59,15 @@ class SimRaft extends EventEmitter implements ControllerRaft {
   ) {
     super();
   }
-  propose(data: Uint8Array): Promise<number> {
+  propose(
+    data: Uint8Array,
+    _timeoutMs?: number,
+    options: { onAccepted?: (index: number, term: number) => void } = {},
+  ): Promise<number> {
     const rec = this.cluster.propose(this.id, data);
-    return new Promise((resolve, reject) => this.proposals.push({ rec, resolve, reject }));
+    return new Promise((resolve, reject) =>
+      this.proposals.push({ rec, resolve, reject, onAccepted: options.onAccepted }),
+    );
   }
   readIndex(): Promise<number> {
     const rec = this.cluster.read(this.id);
@@ -72,6 +80,13 @@ class SimRaft extends EventEmitter implements ControllerRaft {
   /** Called after every simulation event. */
   poll(): void {
     const notLeader = Object.assign(new Error('not the leader'), { code: 'NOT_LEADER' });
+    for (const p of this.proposals) {
+      // As the real driver: the index is known once the leader appended the entry.
+      if (!p.told && p.rec.index !== undefined && p.rec.term !== undefined) {
+        p.told = true;
+        p.onAccepted?.(p.rec.index, p.rec.term);
+      }
+    }
     this.proposals = this.proposals.filter((p) => {
       if (p.rec.state === 'acked') p.resolve(p.rec.index!);
       else if (p.rec.state === 'failed' || p.rec.state === 'dropped' || p.rec.state === 'unknown')

@@ -115,6 +115,8 @@ interface PendingProposal {
   index: number;
   term: number;
   timer: NodeJS.Timeout;
+  /** Called once the leader appended the entry (before it commits), with its log position. */
+  onAccepted?: ((index: number, term: number) => void) | undefined;
 }
 
 interface PendingRead {
@@ -232,7 +234,11 @@ export class RaftNode extends EventEmitter {
    * Replicates `data`; resolves with its log index once it is committed and applied here.
    * Rejects with NotLeaderError (carrying the leader) when this node is not the leader.
    */
-  propose(data: Uint8Array, timeoutMs = this.cfg.proposalTimeoutMs): Promise<number> {
+  propose(
+    data: Uint8Array,
+    timeoutMs = this.cfg.proposalTimeoutMs,
+    options: { onAccepted?: (index: number, term: number) => void } = {},
+  ): Promise<number> {
     if (this.stopped) return Promise.reject(new NodeStoppedError());
     if (this.proposals.size >= this.cfg.maxPendingProposals) {
       return Promise.reject(new TooManyRequestsError(this.cfg.maxPendingProposals));
@@ -243,7 +249,14 @@ export class RaftNode extends EventEmitter {
         () => this.failProposal(requestId, new RaftTimeoutError('proposal', timeoutMs)),
         timeoutMs,
       );
-      this.proposals.set(requestId, { resolve, reject, index: 0, term: 0, timer });
+      this.proposals.set(requestId, {
+        resolve,
+        reject,
+        index: 0,
+        term: 0,
+        timer,
+        onAccepted: options.onAccepted,
+      });
       this.enqueue(() => this.core.propose(requestId, data));
     });
   }
@@ -506,6 +519,7 @@ export class RaftNode extends EventEmitter {
       p.index = a.index;
       p.term = a.term;
       this.proposalsByIndex.set(a.index, a.requestId);
+      p.onAccepted?.(a.index, a.term);
     }
     for (const d of rd.dropped) {
       const err =

@@ -40,6 +40,7 @@ interface StartFlags {
   listener?: string;
   advertisedListener?: string;
   httpListener?: string;
+  quorumListener?: string;
   rack?: string;
   dataDir?: string;
   clusterId?: string;
@@ -78,6 +79,11 @@ export function registerStart(program: Command, ctx: CliContext): void {
       settingArg('advertisedListener'),
     )
     .option('--http-listener <host:port>', '/metrics and /health (default: none)', settingArg('httpListener'))
+    .option(
+      '--quorum-listener <host:port>',
+      "where the quorum listens (default: this node's quorum address for a voter, 127.0.0.1:0 otherwise)",
+      settingArg('quorumListener'),
+    )
     .option('--rack <rack>', 'this broker rack', settingArg('rack'))
     .option('--data-dir <dir>', `data directory (default ${NODE_DEFAULTS.dataDir})`, settingArg('dataDir'))
     .option(

@@ -46,7 +46,11 @@ export class BrokerLifecycle {
   constructor(private readonly opts: BrokerOptions) {
     this.log = opts.logger.child({ component: 'broker' });
     this.unsubscribe = opts.sm.onChange((changes) => {
-      if (
+      // Waiting for a controller (NOT_CONTROLLER): an activated controller announces itself in the
+      // log, so retry on each change rather than on the next 250 ms retry.
+      if (this.state === 'registering') {
+        this.scheduleSoon();
+      } else if (
         this.state === 'unfenced' &&
         changes.some((c) => c.kind === 'broker-unfenced' || c.kind === 'partition-changed')
       ) {

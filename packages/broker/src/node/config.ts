@@ -73,11 +73,8 @@ export function resolveConfig(
   if (roles.length === 0) throw new ConfigError('a node needs at least one role: broker, controller');
   for (const r of roles)
     if (r !== 'broker' && r !== 'controller') throw new ConfigError(`unknown role ${JSON.stringify(r)}`);
-  if (roles.includes('controller') && !isVoter) {
-    throw new ConfigError(
-      `node ${input.nodeId} has the controller role but is not in the controller quorum ${input.controllerQuorum}`,
-    );
-  }
+  // A controller outside the starting quorum follows as an observer until it is added as a voter
+  // (`kbroker quorum add-voter`); only then can it become the active controller.
   const listener = input.listener ?? NODE_DEFAULTS.listener;
   parseHostPort(listener, 'the listener');
   if (input.advertisedListener !== undefined)

@@ -176,6 +176,17 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
         writeTimeoutMs: config.requestTimeoutMs,
       })
     : undefined;
+  if (controller === undefined) {
+    // A voter without the controller role (a broker-only node someone added as a voter) must not stay
+    // the Raft leader: with no controller there, no metadata could be written. Hand leadership over.
+    raft.on('leader-change', (c: { role: string }) => {
+      if (c.role !== 'leader') return;
+      log.warn('elected Raft leader without the controller role; handing leadership to another voter');
+      raft
+        .transferLeadership()
+        .catch((err: Error) => log.warn({ err: err.message }, 'leadership hand-over failed'));
+    });
+  }
   const controllerTicker = controller
     ? setInterval(() => void controller.tick(), options.controllerTickMs ?? 250)
     : undefined;
@@ -225,7 +236,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
 
   const ready = () => {
     const s = raft.status();
-    if (broker !== undefined) return broker.state === 'unfenced';
+    // `fenced`, not `state`: a broker without a heartbeat for a session timeout refuses reads.
+    if (broker !== undefined) return !broker.fenced;
     return s.leaderId > 0 && s.lastApplied >= s.commitIndex;
   };
 

@@ -6,8 +6,15 @@ import { ControllerError } from './errors.js';
 /** The part of a Raft node the controller needs (RaftNode satisfies it). */
 export interface ControllerRaft {
   readonly id: number;
-  /** Resolves with the entry's index once committed and applied to the local state machine. */
-  propose(data: Uint8Array, timeoutMs?: number): Promise<number>;
+  /**
+   * Resolves with the entry's index once committed and applied to the local state machine;
+   * `onAccepted` learns the index as soon as the leader appended the entry.
+   */
+  propose(
+    data: Uint8Array,
+    timeoutMs?: number,
+    options?: { onAccepted?: (index: number, term: number) => void },
+  ): Promise<number>;
   /** Resolves once this leader confirmed its leadership and applied everything committed before. */
   readIndex(timeoutMs?: number): Promise<number>;
   status(): { readonly role: string; readonly leaderId: number; readonly term: number };
@@ -56,6 +63,8 @@ export interface QuorumControllerOptions {
 
 interface Pending {
   readonly batch: RecordBatch;
+  /** The batch's log index once the leader appended it. */
+  index?: number;
   /** Settles (never rejects) when the proposal is committed, failed or timed out. */
   done?: Promise<void>;
 }
@@ -188,7 +197,11 @@ export class QuorumController {
     const entry: Pending = { batch };
     this.pending.push(entry);
     const term = this.activeTerm;
-    const proposal = this.raft.propose(encodeBatch(batch), this.writeTimeoutMs);
+    const proposal = this.raft.propose(encodeBatch(batch), this.writeTimeoutMs, {
+      onAccepted: (index) => {
+        entry.index = index;
+      },
+    });
     entry.done = proposal.then(
       () => undefined,
       () => undefined,
@@ -227,9 +240,22 @@ export class QuorumController {
    */
   private rebase(): void {
     let image = this.committed.image;
-    let offset = image.provenance.offset;
-    for (const p of this.pending) image = this.replay(image, p.batch, ++offset, this.activeTerm);
-    this.speculative = image;
+    const committedOffset = image.provenance.offset;
+    let offset = committedOffset;
+    try {
+      for (const p of this.pending) {
+        // Several batches commit in one apply, and their promises settle one after another: a batch
+        // still pending here may already be in the committed image, and must not be replayed twice.
+        if (p.index !== undefined && p.index <= committedOffset) continue;
+        offset = p.index ?? offset + 1;
+        image = this.replay(image, p.batch, offset, this.activeTerm);
+      }
+      this.speculative = image;
+    } catch (err) {
+      // Speculation is only an optimisation: when it cannot be rebuilt, trust the log alone.
+      this.log.warn({ err }, 'could not rebase the speculative image');
+      this.invalidateSpeculation();
+    }
   }
 
   private invalidateSpeculation(): void {

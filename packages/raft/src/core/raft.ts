@@ -546,6 +546,16 @@ export class RaftCore {
 
   private tickElection(): void {
     this.electionElapsed++;
+    // The only voter needs nobody's vote: waiting out an election timeout would only delay startup.
+    if (
+      this.role === Role.Follower &&
+      this.leader === 0 &&
+      this.voters().length === 1 &&
+      this.isVoter(this.id)
+    ) {
+      this.campaign(this.cfg.preVote, false);
+      return;
+    }
     if (this.electionElapsed >= this.randomizedElectionTicks && this.isVoter(this.id)) {
       this.campaign(this.cfg.preVote, false);
     }
