@@ -19,6 +19,10 @@ export interface ClusterOptions {
   readonly electionTimeoutMs?: number;
   /** pino level for the nodes' logs (default 'silent'). */
   readonly logLevel?: string;
+  /** Serve the ZooKeeper-compatible view on every node (see `zookeeperAddress` of each node). */
+  readonly zookeeper?: boolean;
+  /** With `zookeeper`: mount the view under this chroot (e.g. /kafka). */
+  readonly zookeeperChroot?: string;
   /** How long `startCluster` and `waitUntilReady` wait for readiness. Default 30000. */
   readonly startTimeoutMs?: number;
 }
@@ -72,7 +76,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<InProc
   if (voters < 1) throw new Error('a cluster needs at least one controller node');
   const root = await mkdtemp(join(tmpdir(), 'kbroker-cluster-'));
   const clusterId = randomClusterId();
-  const ports = await freePorts(total * 2);
+  const ports = await freePorts(total * 3);
   const quorum = Array.from({ length: voters }, (_, i) => `${i + 1}@127.0.0.1:${ports[total + i]}`).join(',');
   const logger: Logger = pino({ level: options.logLevel ?? 'silent' });
   const entries: { nodeId: number; config: NodeConfig; node: KbrokerNode | undefined; address: string }[] =
@@ -86,6 +90,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<InProc
       controllerQuorum: quorum,
       roles: nodeId <= voters ? ['broker', 'controller'] : ['broker'],
       listener: `127.0.0.1:${ports[i]}`,
+      zookeeperListener: options.zookeeper ? `127.0.0.1:${ports[2 * total + i]}` : undefined,
+      zookeeperChroot: options.zookeeper ? options.zookeeperChroot : undefined,
       dataDir,
       clusterId,
       rack:

@@ -189,8 +189,10 @@ export class Cluster {
         this.checkEpoch(epoch);
         conn = await this.route(api, epoch);
         this.checkEpoch(epoch);
-        const sent =
-          READ_APIS.has(api) && this.seenOffset > 0 ? { ...body, minOffset: this.seenOffset } : body;
+        // A caller's own `minOffset` (e.g. an offset another client wrote at) is kept when higher.
+        const given = (body as { minOffset?: unknown }).minOffset;
+        const minOffset = Math.max(this.seenOffset, typeof given === 'number' ? given : 0);
+        const sent = READ_APIS.has(api) && minOffset > 0 ? { ...body, minOffset } : body;
         const res = await conn.request(api, sent, { timeoutMs: options.timeoutMs });
         if (api === 'describeCluster') this.learn(res as ApiResponse<'describeCluster'>);
         this.noteOffset(res);

@@ -89,8 +89,15 @@ export class Connection {
   private readonly maxFrameBytes: number;
   private readonly pending = new Map<number, Pending>();
   private readonly eventHandlers = new Map<number, (frame: EventFrame) => void>();
+  /**
+   * Event frames of watches without a handler yet, kept while a `watch` request is pending: a broker
+   * may write a resumed watch's backlog before its answer, and those events must not be lost. Handed
+   * to the handler when it is set; dropped once no `watch` request is pending.
+   */
+  private readonly early = new Map<number, EventFrame[]>();
   private readonly closeListeners = new Set<(err: KbrokerError) => void>();
   private nextId = 1;
+  private corked = false;
   /** Set once, when the connection ends; its presence means every resource is released or releasing. */
   private failure: KbrokerError | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
@@ -178,7 +185,16 @@ export class Connection {
 
   /** Routes the events of watch `watchId` to `handler` (replacing any previous one). */
   setEventHandler(watchId: number, handler: (frame: EventFrame) => void): void {
-    if (this.failure === undefined) this.eventHandlers.set(watchId, handler);
+    if (this.failure !== undefined) return;
+    this.eventHandlers.set(watchId, handler);
+    const early = this.early.get(watchId);
+    if (early === undefined) return;
+    this.early.delete(watchId);
+    for (const frame of early) {
+      // The handler may remove itself (or the connection may end) while being handed the backlog.
+      if (this.eventHandlers.get(watchId) !== handler) return;
+      handler(frame);
+    }
   }
 
   /** Stops routing the events of watch `watchId`; later ones are dropped. */
@@ -289,11 +305,28 @@ export class Connection {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
+        if (api === 'watch') this.dropEarlyEvents();
         reject(new RequestTimeoutError(`${api} request to ${this.key} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { api, resolve, reject, timer, onBody: options.onBody });
-      this.socket.write(frame);
+      this.write(frame);
     });
+  }
+
+  /**
+   * Writes a frame; the frames written in one tick (many concurrent callers) leave in one system call:
+   * the socket is corked on the first and uncorked on the next tick.
+   */
+  private write(frame: Buffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(frame);
   }
 
   private onData(chunk: Buffer): void {
@@ -320,6 +353,7 @@ export class Connection {
       if (pending === undefined) return; // answered after we stopped waiting
       this.pending.delete(frame.id);
       clearTimeout(pending.timer);
+      if (pending.api === 'watch') queueMicrotask(() => this.dropEarlyEvents());
       if (frame.error !== undefined && frame.error !== null) {
         pending.reject(fromWire(frame.error));
         return;
@@ -338,10 +372,26 @@ export class Connection {
       return;
     }
     if (typeof frame.watch === 'number' && Array.isArray(frame.events)) {
-      this.eventHandlers.get(frame.watch)?.(frame as EventFrame);
+      const handler = this.eventHandlers.get(frame.watch);
+      if (handler !== undefined) handler(frame as EventFrame);
+      else if (this.watchPending()) {
+        const early = this.early.get(frame.watch);
+        if (early === undefined) this.early.set(frame.watch, [frame as EventFrame]);
+        else early.push(frame as EventFrame);
+      }
       return;
     }
     this.fail(new ProtocolError(`unexpected frame from ${this.key}: neither a response nor an event`));
+  }
+
+  private watchPending(): boolean {
+    for (const p of this.pending.values()) if (p.api === 'watch') return true;
+    return false;
+  }
+
+  /** Forgets early events nobody can claim any more (no `watch` request is pending). */
+  private dropEarlyEvents(): void {
+    if (this.early.size > 0 && !this.watchPending()) this.early.clear();
   }
 
   /** Ends the connection once; later calls are no-ops. */
@@ -355,6 +405,7 @@ export class Connection {
     const pending = [...this.pending.values()];
     this.pending.clear();
     this.eventHandlers.clear();
+    this.early.clear();
     for (const p of pending) {
       clearTimeout(p.timer);
       // Every pending request was written; whether the broker processed it is unknown.

@@ -26,6 +26,8 @@ export interface StartSettings {
   advertisedListener?: string;
   httpListener?: string;
   quorumListener?: string;
+  zookeeperListener?: string;
+  zookeeperChroot?: string;
   rack?: string;
   dataDir?: string;
   clusterId?: string;
@@ -99,6 +101,16 @@ const PARSERS: { readonly [K in SettingKey]-?: (value: unknown) => NonNullable<S
   advertisedListener: (v) => hostPort(v, 'the advertised listener'),
   httpListener: (v) => hostPort(v, 'the http listener'),
   quorumListener: (v) => hostPort(v, 'the quorum listener'),
+  zookeeperListener: (v) => hostPort(v, 'the zookeeper listener'),
+  zookeeperChroot: (v) => {
+    const s = text(v, 'the zookeeper chroot');
+    if (!/^\/[^\s]*$/.test(s) || s.endsWith('/')) {
+      throw new ConfigError(
+        `the zookeeper chroot must be an absolute path like /kafka, got ${JSON.stringify(s)}`,
+      );
+    }
+    return s;
+  },
   rack: (v) => text(v, 'the rack'),
   dataDir: (v) => text(v, 'the data dir'),
   clusterId: (v) => {

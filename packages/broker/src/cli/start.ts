@@ -41,6 +41,8 @@ interface StartFlags {
   advertisedListener?: string;
   httpListener?: string;
   quorumListener?: string;
+  zookeeperListener?: string;
+  zookeeperChroot?: string;
   rack?: string;
   dataDir?: string;
   clusterId?: string;
@@ -83,6 +85,16 @@ export function registerStart(program: Command, ctx: CliContext): void {
       '--quorum-listener <host:port>',
       "where the quorum listens (default: this node's quorum address for a voter, 127.0.0.1:0 otherwise)",
       settingArg('quorumListener'),
+    )
+    .option(
+      '--zookeeper-listener <host:port>',
+      "serve the metadata as Kafka's ZooKeeper znode tree on this address (ZooKeeper wire protocol; default: none)",
+      settingArg('zookeeperListener'),
+    )
+    .option(
+      '--zookeeper-chroot <path>',
+      'mount the znode tree under this prefix, e.g. /kafka',
+      settingArg('zookeeperChroot'),
     )
     .option('--rack <rack>', 'this broker rack', settingArg('rack'))
     .option('--data-dir <dir>', `data directory (default ${NODE_DEFAULTS.dataDir})`, settingArg('dataDir'))

@@ -16,6 +16,10 @@ export interface NodeConfig {
   readonly httpListener?: string;
   /** Where the quorum listens; default this node's address in the quorum (voters), `127.0.0.1:0` otherwise. */
   readonly quorumListener?: string;
+  /** Serve the ZooKeeper-compatible znode view here (ZooKeeper wire protocol); none when absent. */
+  readonly zookeeperListener?: string;
+  /** Mount the znode view under this prefix (`/kafka`). */
+  readonly zookeeperChroot?: string;
   readonly rack: string | null;
   readonly dataDir: string;
   /** Required unless the data dir is already formatted (then it must match). */
@@ -81,6 +85,7 @@ export function resolveConfig(
     parseHostPort(input.advertisedListener, 'the advertised listener');
   if (input.httpListener !== undefined) parseHostPort(input.httpListener, 'the http listener');
   if (input.quorumListener !== undefined) parseHostPort(input.quorumListener, 'the quorum listener');
+  if (input.zookeeperListener !== undefined) parseHostPort(input.zookeeperListener, 'the zookeeper listener');
   const positive = (v: number | undefined, name: string, dflt: number) => {
     const n = v ?? dflt;
     if (!Number.isFinite(n) || n <= 0)
@@ -95,6 +100,8 @@ export function resolveConfig(
     advertisedListener: input.advertisedListener,
     httpListener: input.httpListener,
     quorumListener: input.quorumListener,
+    zookeeperListener: input.zookeeperListener,
+    zookeeperChroot: input.zookeeperChroot,
     rack: input.rack ?? null,
     dataDir: input.dataDir ?? NODE_DEFAULTS.dataDir,
     clusterId: input.clusterId,

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { type ApiName, type ApiRequest, type ApiResponse, READ_APIS } from '@kbroker/client/protocol';
 import { MetadataController, MetadataStateMachine, replayBatch } from '@kbroker/metadata-log';
 import { checkDataDir, type RaftNode, startRaftNode } from '@kbroker/raft';
+import { MetadataZnodeTree, ZooKeeperServer } from '@kbroker/zk-view';
 import type { Logger } from 'pino';
 import { BrokerLifecycle } from './broker.js';
 import { ConnectionPool } from './channel.js';
@@ -34,6 +35,8 @@ export interface KbrokerNode {
   advertisedAddress(): string;
   quorumAddress(): string | undefined;
   httpAddress(): string | undefined;
+  /** Where the ZooKeeper-compatible view is served, if it is. */
+  zookeeperAddress(): string | undefined;
   /** True once the node serves: a broker registered and unfenced, a controller following a leader. */
   isReady(): boolean;
   /** Controlled shutdown: leaderships moved away, Raft leadership handed over, state flushed. */
@@ -278,6 +281,21 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     await http.start(h.host, h.port);
   }
 
+  let zookeeperBound: AddressInfo | undefined;
+  let zookeeper: ZooKeeperServer | undefined;
+  let znodes: MetadataZnodeTree | undefined;
+  if (config.zookeeperListener !== undefined) {
+    // Kafka's znode layout, derived from the local image and served over the ZooKeeper protocol.
+    znodes = new MetadataZnodeTree(metadata, { controllerId: () => raft.status().leaderId });
+    zookeeper = new ZooKeeperServer({
+      tree: znodes,
+      chroot: config.zookeeperChroot,
+      logger: log.child({ component: 'zookeeper' }),
+    });
+    const z = parseHostPort(config.zookeeperListener, 'the zookeeper listener');
+    zookeeperBound = await zookeeper.listen(z.port, z.host);
+  }
+
   log.info(
     {
       client: hostPort(bound),
@@ -302,6 +320,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     if (controllerTicker) clearInterval(controllerTicker);
     controller?.close();
     await http?.close();
+    await zookeeper?.close();
+    znodes?.close();
     await rpc.close();
     await pool.close();
     await raft.stop(graceful);
@@ -319,6 +339,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     clientAddress: () => hostPort(rpc.address() ?? bound),
     advertisedAddress: () => advertised,
     quorumAddress: () => raft.status().voters.find((v) => v.id === config.nodeId)?.address,
+    zookeeperAddress: () => (zookeeperBound === undefined ? undefined : hostPort(zookeeperBound)),
     httpAddress: () => {
       const a = http?.address();
       return a === undefined ? undefined : hostPort(a);

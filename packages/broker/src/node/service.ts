@@ -4,6 +4,7 @@ import type {
   ApiResponse,
   ConfigResourceKind,
   Endpoint,
+  EventFrame,
 } from '@kbroker/client/protocol';
 import { CONTROLLER_APIS, PROTOCOL_VERSION } from '@kbroker/client/protocol';
 import {
@@ -246,20 +247,26 @@ export function nodeHandlers(ctx: ServiceContext): Handlers {
     watch: (body, session) => {
       const watchId = session.id * 1_000_000 + Math.floor(Math.random() * 1_000_000);
       let closed = false;
+      // The client learns the watch id from this request's response: frames for the watch (its
+      // backlog first) must not reach it before that response, which is written once this handler
+      // returns. So they are held until the next turn of the event loop, then sent in order.
+      let held: EventFrame[] | undefined = [];
+      const push = (frame: EventFrame) => {
+        if (closed) return;
+        if (held !== undefined) held.push(frame);
+        else session.push(frame);
+      };
+      setImmediate(() => {
+        const frames = held ?? [];
+        held = undefined;
+        for (const f of frames) if (!closed) session.push(f);
+      });
       const stop = ctx.watches.subscribe(
         body.fromOffset,
-        (events) => {
-          if (!closed) session.push({ watch: watchId, events });
-        },
-        (err) => {
-          // The watcher learns through a watch-scoped error event, then re-reads the state.
-          if (!closed)
-            session.push({
-              watch: watchId,
-              events: [],
-              error: { code: 'OFFSET_OUT_OF_RANGE', message: err.message },
-            });
-        },
+        (events) => push({ watch: watchId, events }),
+        // The watcher learns through a watch-scoped error event, then re-reads the state.
+        (err) =>
+          push({ watch: watchId, events: [], error: { code: 'OFFSET_OUT_OF_RANGE', message: err.message } }),
       );
       session.onClose(() => {
         closed = true;

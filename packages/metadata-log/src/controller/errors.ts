@@ -49,7 +49,8 @@ export const CONTROLLER_ERRORS = {
   },
   BROKER_NOT_AVAILABLE: {
     errorCode: 8,
-    retriable: true,
+    // Not retriable in Kafka's table; kbroker's node marks its own fenced-broker refusal retriable.
+    retriable: false,
     message: 'The broker is not available (fenced, or not caught up with the metadata log).',
   },
   OFFSET_METADATA_TOO_LARGE: {

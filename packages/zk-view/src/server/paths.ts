@@ -1,0 +1,122 @@
+import type { Stat, Znode, ZnodeTreeSnapshot } from '../types.js';
+
+/**
+ * ZooKeeper's path rules (`PathUtils.validatePath`): absolute, no trailing slash except the root, no
+ * empty, '.' or '..' segments, and none of the characters ZooKeeper refuses. Returns why not, or
+ * undefined when valid.
+ */
+export function invalidPathReason(path: string): string | undefined {
+  if (path.length === 0) return 'path is empty';
+  if (path.charCodeAt(0) !== 47) return 'path must start with /';
+  if (path.length === 1) return undefined;
+  if (path.endsWith('/')) return 'path must not end with /';
+  const segments = path.split('/');
+  for (let i = 1; i < segments.length; i++) {
+    const s = segments[i]!;
+    if (s.length === 0) return 'empty node name';
+    if (s === '.' || s === '..') return `relative path segment ${s}`;
+  }
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (
+      c === 0 ||
+      (c > 0 && c <= 0x1f) ||
+      (c >= 0x7f && c <= 0x9f) ||
+      (c >= 0xd800 && c <= 0xf8ff) ||
+      (c >= 0xfff0 && c <= 0xffff)
+    ) {
+      return `invalid character @${i}`;
+    }
+  }
+  return undefined;
+}
+
+/** Normalizes a chroot ('' or '/' = none) and checks it. */
+export function normalizeChroot(chroot: string | undefined): string {
+  if (chroot === undefined || chroot === '' || chroot === '/') return '';
+  const reason = invalidPathReason(chroot);
+  if (reason !== undefined) throw new Error(`invalid chroot ${JSON.stringify(chroot)}: ${reason}`);
+  return chroot;
+}
+
+export function parentOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+const ZERO_STAT: Stat = {
+  czxid: 0n,
+  mzxid: 0n,
+  ctime: 0n,
+  mtime: 0n,
+  version: 0,
+  cversion: 0,
+  aversion: 0,
+  ephemeralOwner: 0n,
+  dataLength: 0,
+  numChildren: 1,
+  pzxid: 0n,
+};
+
+/**
+ * A snapshot as the client sees it: the tree mounted at `chroot` (ZooKeeper's chroot, applied on the
+ * server: '/kafka/brokers/ids' reads the tree's '/brokers/ids'). The chroot's ancestors exist as empty
+ * znodes with one child each.
+ */
+export class ClientView {
+  constructor(
+    readonly snapshot: ZnodeTreeSnapshot,
+    private readonly chroot: string,
+  ) {}
+
+  get zxid(): bigint {
+    return this.snapshot.zxid;
+  }
+
+  /** The tree path for a client path, or undefined when the path is outside the chroot. */
+  toTree(clientPath: string): string | undefined {
+    return toTreePath(this.chroot, clientPath);
+  }
+
+  get(clientPath: string): Znode | undefined {
+    const t = toTreePath(this.chroot, clientPath);
+    if (t !== undefined) return this.snapshot.get(t);
+    if (isStrictAncestor(clientPath, this.chroot)) return { data: null, stat: ZERO_STAT };
+    return undefined;
+  }
+
+  children(clientPath: string): readonly string[] | undefined {
+    const t = toTreePath(this.chroot, clientPath);
+    if (t !== undefined) return this.snapshot.children(t);
+    if (isStrictAncestor(clientPath, this.chroot)) {
+      const rest = this.chroot.slice(clientPath === '/' ? 1 : clientPath.length + 1);
+      const slash = rest.indexOf('/');
+      return [slash < 0 ? rest : rest.slice(0, slash)];
+    }
+    return undefined;
+  }
+}
+
+export function toTreePath(chroot: string, clientPath: string): string | undefined {
+  if (chroot === '') return clientPath;
+  if (clientPath === chroot) return '/';
+  if (clientPath.startsWith(chroot) && clientPath.charCodeAt(chroot.length) === 47) {
+    return clientPath.slice(chroot.length);
+  }
+  return undefined;
+}
+
+export function toClientPath(chroot: string, treePath: string): string {
+  if (chroot === '') return treePath;
+  return treePath === '/' ? chroot : chroot + treePath;
+}
+
+function isStrictAncestor(path: string, of: string): boolean {
+  if (of === '' || path === of) return false;
+  if (path === '/') return true;
+  return of.startsWith(path) && of.charCodeAt(path.length) === 47;
+}
+
+export function joinPath(parent: string, child: string): string {
+  return parent === '/' ? `/${child}` : `${parent}/${child}`;
+}

@@ -1,0 +1,469 @@
+/**
+ * The live znode tree over a metadata state machine: one lazy snapshot per published image, and the
+ * znode changes between consecutive images, as ZooKeeper would fire watches for them.
+ *
+ * Cost per image: O(1) for the snapshot (it is lazy, see layout.ts), plus O(paths touched) for the
+ * changes: candidate paths come from the image's MetadataChange events (a topic's subtree for a topic
+ * event, one state znode for a partition change, the changed commits of a group), and only those are
+ * compared between the two snapshots. A small change in a 10,000-topic cluster compares a handful of
+ * znodes.
+ *
+ * What the image cannot show, the tree remembers while it runs ({@link ZnodeHistory}): deleted
+ * children (cversion, pzxid of `/brokers/topics` after a deletion...), the zxid a child appeared when
+ * that is later than its czxid (a broker unfenced after it registered), and data changes whose
+ * stamps the image does not keep (`/feature`'s version, a topic config emptied). It also learns the
+ * Raft term of offsets (partition states' controller_epoch) and when the controller took office. A
+ * tree started later (after a restart) starts this history afresh; making it exact from the image
+ * alone needs metadata-log to keep these stamps (deletion counters, feature epoch, per-change term).
+ */
+import { type MetadataChange, type MetadataImageView, PMap, type PMapBuilder } from '@kbroker/metadata-log';
+import {
+  type ActiveController,
+  type ChildHistory,
+  type DataHistory,
+  DEFAULT_ENTITY,
+  ImageZnodeSnapshot,
+  joinPath,
+  parentOf,
+  type ZkViewOptions,
+  type ZnodeHistory,
+} from './layout.js';
+import type { Znode, ZnodeChange, ZnodeChangeKind, ZnodeTree, ZnodeTreeSnapshot } from './types.js';
+
+/** What the tree needs of a MetadataStateMachine (which satisfies it). */
+export interface MetadataSource {
+  readonly image: MetadataImageView;
+  onChange(listener: (changes: readonly MetadataChange[], image: MetadataImageView) => void): () => void;
+}
+
+export interface MetadataZnodeTreeOptions {
+  readonly sessionIdOf?: ZkViewOptions['sessionIdOf'];
+  /**
+   * The active controller's node id now (the Raft leader), read at each published image; negative or
+   * absent: unknown, and the tree shows no `/controller`.
+   */
+  readonly controllerId?: () => number;
+  /** A throwing listener must not stop the others or the tree; default: rethrown from a microtask. */
+  readonly onListenerError?: (err: unknown) => void;
+}
+
+type TreeListener = (snapshot: ZnodeTreeSnapshot, changes: readonly ZnodeChange[]) => void;
+
+/** Immutable history: each image gets its own, so an older snapshot keeps answering the same. */
+class History implements ZnodeHistory {
+  static readonly EMPTY = new History(PMap.empty(), PMap.empty());
+  constructor(
+    readonly childMap: PMap<ChildHistory>,
+    readonly dataMap: PMap<DataHistory>,
+  ) {}
+  children(path: string): ChildHistory | undefined {
+    return this.childMap.get(path);
+  }
+  data(path: string): DataHistory | undefined {
+    return this.dataMap.get(path);
+  }
+}
+
+/**
+ * Raft term by log offset, learned from published images: a term starts at the first published offset
+ * seen in it. Offsets before the tree started map to the term it started in. Appends only at offsets
+ * above every earlier image's, so answers for an older snapshot's offsets never change. (A publish
+ * spanning a term change dates the new term from its last entry: Raft's new leader commits the old
+ * term's tail together with its first entry, so the entries before it are the old term's.)
+ */
+export class TermIndex {
+  private readonly starts: number[];
+  private readonly epochs: number[];
+
+  constructor(offset: number, epoch: number) {
+    this.starts = [offset];
+    this.epochs = [epoch];
+  }
+
+  observe(offset: number, epoch: number): void {
+    const last = this.epochs.length - 1;
+    if (epoch !== this.epochs[last] && offset > this.starts[last]!) {
+      this.starts.push(offset);
+      this.epochs.push(epoch);
+    }
+  }
+
+  epochAt(offset: number): number {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.epochs[lo]!;
+  }
+}
+
+/**
+ * Order within one zxid: deletions (children first, as Kafka's recursive delete goes, each parent's
+ * child-list change right after its children's deletions and before its own), then creations (parents
+ * first) and their parents' child-list changes, then data changes. Deletions go first so a znode
+ * deleted and created again in one image is deleted before it is created.
+ */
+const Phase = { Delete: 0, Create: 1, Data: 2 } as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+interface Pending extends ZnodeChange {
+  readonly zxid: bigint;
+  readonly phase: Phase;
+  readonly key: number;
+}
+
+export class MetadataZnodeTree implements ZnodeTree {
+  private snapshot: ImageZnodeSnapshot;
+  private history = History.EMPTY;
+  private readonly terms: TermIndex;
+  private controller: ActiveController | undefined;
+  private readonly listeners = new Set<TreeListener>();
+  private readonly unsubscribe: () => void;
+  private readonly epochAt: (offset: number) => number;
+  private readonly onListenerError: (err: unknown) => void;
+
+  constructor(
+    source: MetadataSource,
+    private readonly options: MetadataZnodeTreeOptions = {},
+  ) {
+    const image = source.image;
+    this.terms = new TermIndex(image.provenance.offset, image.provenance.epoch);
+    this.epochAt = (offset) => this.terms.epochAt(offset);
+    this.controller = this.nextController(image);
+    this.onListenerError =
+      options.onListenerError ??
+      ((err) =>
+        queueMicrotask(() => {
+          throw err;
+        }));
+    this.snapshot = this.build(image);
+    this.unsubscribe = source.onChange((changes, next) => this.advance(changes, next));
+  }
+
+  current(): ImageZnodeSnapshot {
+    return this.snapshot;
+  }
+
+  onChange(listener: TreeListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Stops following the state machine. */
+  close(): void {
+    this.unsubscribe();
+    this.listeners.clear();
+  }
+
+  private build(image: MetadataImageView): ImageZnodeSnapshot {
+    return new ImageZnodeSnapshot(image, {
+      sessionIdOf: this.options.sessionIdOf,
+      controller: this.controller,
+      epochAt: this.epochAt,
+      history: this.history,
+    });
+  }
+
+  /** The controller as of `image`: a new (id, epoch) took office at this image's offset. */
+  private nextController(image: MetadataImageView): ActiveController | undefined {
+    const id = this.options.controllerId?.() ?? -1;
+    if (id < 0) return undefined;
+    const epoch = image.provenance.epoch;
+    const c = this.controller;
+    if (c !== undefined && c.id === id && c.epoch === epoch) return c;
+    return Object.freeze({
+      id,
+      epoch,
+      sinceOffset: image.provenance.offset,
+      sinceTimeMs: image.provenance.timestampMs,
+    });
+  }
+
+  /** One published image: new snapshot, znode changes, history, listeners. */
+  private advance(events: readonly MetadataChange[], image: MetadataImageView): void {
+    const prev = this.snapshot;
+    this.terms.observe(image.provenance.offset, image.provenance.epoch);
+    this.controller = this.nextController(image);
+    const next = this.build(image);
+    const diff = new Differ(prev, next, this.history);
+    diff.run(candidates(events, prev, next));
+    this.history = diff.history();
+    this.snapshot = diff.changedHistory ? this.build(image) : next;
+    const changes = diff.sorted();
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(this.snapshot, changes);
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
+  }
+}
+
+/** Paths that may have changed, from the image's events (their ancestors and subtrees are added by the Differ). */
+function candidates(
+  events: readonly MetadataChange[],
+  prev: ImageZnodeSnapshot,
+  next: ImageZnodeSnapshot,
+): string[] {
+  // The controller and its epoch move with Raft, not with records: always compared (two lookups).
+  const out = ['/controller', '/controller_epoch'];
+  const topic = (name: string) => `/brokers/topics/${name}`;
+  for (const e of events) {
+    switch (e.kind) {
+      case 'cluster-id':
+        out.push('/cluster/id', '/feature');
+        break;
+      case 'feature-changed':
+        out.push('/feature');
+        break;
+      case 'broker-registered':
+      case 'broker-fenced':
+      case 'broker-unfenced':
+      case 'broker-controlled-shutdown':
+      case 'broker-unregistered':
+        out.push(`/brokers/ids/${e.brokerId}`);
+        break;
+      case 'topic-created':
+      case 'topic-deleted':
+        // A created or deleted topic znode brings its whole subtree (the Differ walks it).
+        out.push(topic(e.name), `/config/topics/${e.name}`);
+        break;
+      case 'partitions-added':
+        out.push(topic(e.name));
+        for (let p = e.from; p < e.to; p++) out.push(`${topic(e.name)}/partitions/${p}`);
+        break;
+      case 'partition-changed':
+        // The topic znode changes too when the replicas did (its assignment).
+        out.push(topic(e.name), `${topic(e.name)}/partitions/${e.partition}/state`);
+        break;
+      case 'config-changed':
+        out.push(
+          e.resourceType === 2
+            ? `/config/topics/${e.resourceName}`
+            : `/config/brokers/${e.resourceName === '' ? DEFAULT_ENTITY : e.resourceName}`,
+        );
+        break;
+      case 'offsets-committed':
+      case 'offsets-deleted': {
+        const before = prev.image.offsets.group(e.groupId);
+        const after = next.image.offsets.group(e.groupId);
+        const base = `/consumers/${e.groupId}`;
+        out.push(base);
+        if (after !== undefined) {
+          for (const [t, p, c] of after.entries())
+            if (before?.get(t, p) !== c) out.push(`${base}/offsets/${t}/${p}`);
+        }
+        if (before !== undefined) {
+          for (const [t, p, c] of before.entries())
+            if (after?.get(t, p) !== c) out.push(`${base}/offsets/${t}/${p}`);
+        }
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Compares two snapshots over candidate paths; records the changes and the history they imply. */
+class Differ {
+  private readonly seen = new Set<string>();
+  private readonly out: Pending[] = [];
+  private childMap: PMapBuilder<ChildHistory> | undefined;
+  private dataMap: PMapBuilder<DataHistory> | undefined;
+  /** Parents whose children changed: the newest child change, and whether a deletion was among them. */
+  private readonly parents = new Map<string, { zxid: bigint; deletion: boolean }>();
+  changedHistory = false;
+
+  constructor(
+    private readonly prev: ImageZnodeSnapshot,
+    private readonly next: ImageZnodeSnapshot,
+    private readonly base: History,
+  ) {}
+
+  /**
+   * Visits each path after its ancestors (so a znode is never visited after a descendant), which is
+   * what lets a created or deleted znode take its whole subtree along.
+   */
+  run(paths: Iterable<string>): void {
+    for (const path of paths) {
+      const chain: string[] = [];
+      for (let p: string | undefined = path; p !== undefined && !this.seen.has(p); p = parentOf(p))
+        chain.push(p);
+      for (let i = chain.length - 1; i >= 0; i--) this.visit(chain[i]!);
+    }
+    for (const [parent, c] of this.parents) this.childrenChanged(parent, c.zxid, c.deletion);
+  }
+
+  private visit(path: string): void {
+    if (this.seen.has(path)) return;
+    this.seen.add(path);
+    const before = this.prev.get(path);
+    const after = this.next.get(path);
+    if (before === undefined) {
+      if (after !== undefined) this.createdTree(path, after);
+      return;
+    }
+    if (after === undefined) {
+      this.deletedTree(path, this.next.zxid);
+      return;
+    }
+    if (before.stat.czxid !== after.stat.czxid) {
+      // Deleted and created again (a topic re-created under the same name, a broker re-registered):
+      // the deletion happened by the re-creation.
+      this.deletedTree(path, after.stat.czxid);
+      this.createdTree(path, after);
+      return;
+    }
+    if (
+      before.stat.mzxid === after.stat.mzxid &&
+      before.stat.version === after.stat.version &&
+      sameBytes(before.data, after.data)
+    )
+      return;
+    this.dataChanged(path, before, after);
+  }
+
+  private createdTree(path: string, after: Znode): void {
+    this.seen.add(path);
+    this.push(path, 'created', after.stat.czxid, Phase.Create, depthOf(path));
+    // A znode claiming a creation before the previous image (a broker unfenced after registering)
+    // appeared now: its parent's pzxid is this image's zxid.
+    const appeared = after.stat.czxid <= this.prev.zxid ? this.next.zxid : after.stat.czxid;
+    this.noteChild(path, appeared, false);
+    for (const name of this.next.children(path) ?? []) {
+      const child = joinPath(path, name);
+      const z = this.next.get(child);
+      if (z !== undefined) this.createdTree(child, z);
+    }
+  }
+
+  /** Deletes `path` and its subtree at `zxid` (the image's, unless re-created earlier in it). */
+  private deletedTree(path: string, zxid: bigint): void {
+    this.seen.add(path);
+    for (const name of this.prev.children(path) ?? []) this.deletedTree(joinPath(path, name), zxid);
+    this.push(path, 'deleted', zxid, Phase.Delete, -depthOf(path));
+    this.noteChild(path, zxid, true);
+    // Its own history goes with it (a re-created znode starts afresh; parentCzxid/czxid also guard).
+    if ((this.childMap ?? this.base.childMap).get(path) !== undefined) this.mutableChildren().delete(path);
+    if ((this.dataMap ?? this.base.dataMap).get(path) !== undefined) this.mutableData().delete(path);
+  }
+
+  /**
+   * A data change. When the derived stamps did not move forward (the image keeps no change offset for
+   * this znode, or reset it with a re-created resource), the history adds the missing version(s) and
+   * dates the change at this image.
+   */
+  private dataChanged(path: string, before: Znode, after: Znode): void {
+    const advanced = after.stat.version > before.stat.version && after.stat.mzxid > before.stat.mzxid;
+    if (!advanced) {
+      const old = (this.dataMap ?? this.base.dataMap).get(path);
+      const prevExtra = old !== undefined && old.czxid === after.stat.czxid ? old.extraVersions : 0;
+      this.mutableData().set(path, {
+        extraVersions: prevExtra + before.stat.version + 1 - after.stat.version,
+        mzxid: this.next.zxid,
+        mtimeMs: this.next.image.provenance.timestampMs,
+        czxid: after.stat.czxid,
+      });
+    }
+    this.push(path, 'data', advanced ? after.stat.mzxid : this.next.zxid, Phase.Data, 0);
+  }
+
+  /** A child of `path`'s parent was created or deleted at `zxid`; deletions count in its history. */
+  private noteChild(path: string, zxid: bigint, deletion: boolean): void {
+    const parent = parentOf(path);
+    if (parent === undefined) return;
+    const known = this.parents.get(parent);
+    this.parents.set(parent, {
+      zxid: known === undefined || zxid > known.zxid ? zxid : known.zxid,
+      deletion: deletion || (known?.deletion ?? false),
+    });
+    if (!deletion) return;
+    const parentNow = this.next.get(parent);
+    if (parentNow === undefined) return;
+    const old = this.childHistory(parent, parentNow.stat.czxid);
+    this.mutableChildren().set(parent, {
+      removed: old.removed + 1,
+      pzxid: zxid,
+      parentCzxid: parentNow.stat.czxid,
+    });
+  }
+
+  /** One child-list event per parent; the history keeps a pzxid newer than the derived one. */
+  private childrenChanged(parent: string, zxid: bigint, deletion: boolean): void {
+    const now = this.next.get(parent);
+    if (now !== undefined && now.stat.pzxid < zxid) {
+      const old = this.childHistory(parent, now.stat.czxid);
+      this.mutableChildren().set(parent, {
+        removed: old.removed,
+        pzxid: zxid,
+        parentCzxid: now.stat.czxid,
+      });
+    }
+    // A parent deleted too still saw its child list change first (its children went first).
+    const depth = depthOf(parent);
+    if (deletion) this.push(parent, 'children', zxid, Phase.Delete, -depth - 0.5);
+    else this.push(parent, 'children', zxid, Phase.Create, 1e6 + depth);
+  }
+
+  /** The parent's child history so far (this diff's or before it), for the parent created at `czxid`. */
+  private childHistory(parent: string, czxid: bigint): { removed: number } {
+    const h = (this.childMap ?? this.base.childMap).get(parent);
+    return h !== undefined && h.parentCzxid === czxid ? h : { removed: 0 };
+  }
+
+  private mutableChildren(): PMapBuilder<ChildHistory> {
+    this.changedHistory = true;
+    this.childMap ??= this.base.childMap.asMutable();
+    return this.childMap;
+  }
+
+  private mutableData(): PMapBuilder<DataHistory> {
+    this.changedHistory = true;
+    this.dataMap ??= this.base.dataMap.asMutable();
+    return this.dataMap;
+  }
+
+  history(): History {
+    if (!this.changedHistory) return this.base;
+    return new History(
+      this.childMap?.build() ?? this.base.childMap,
+      this.dataMap?.build() ?? this.base.dataMap,
+    );
+  }
+
+  private push(path: string, kind: ZnodeChangeKind, zxid: bigint, phase: Phase, key: number): void {
+    this.out.push({ path, kind, zxid, phase, key });
+  }
+
+  /**
+   * In zxid order (see {@link Phase} within one zxid). A deletion's exact offset is not in the image
+   * (the record went with what it deleted), so deletions are dated at the image's zxid.
+   */
+  sorted(): ZnodeChange[] {
+    const idx = this.out.map((c, i) => [c, i] as const);
+    idx.sort(([a, i], [b, j]) =>
+      a.zxid !== b.zxid ? (a.zxid < b.zxid ? -1 : 1) : a.phase - b.phase || a.key - b.key || i - j,
+    );
+    return idx.map(([c]) => ({ path: c.path, kind: c.kind }));
+  }
+}
+
+function depthOf(path: string): number {
+  if (path === '/') return 0;
+  let d = 0;
+  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 0x2f) d++;
+  return d;
+}
+
+function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
