@@ -410,8 +410,4 @@ describe('TcpTransport', () => {
       globalThis.clearTimeout = realClearTimeout;
     }
   });
-
-  it('refuses TLS options until TLS is implemented', () => {
-    expect(() => new TcpTransport({ nodeId: 1, clusterId: CLUSTER, tls: {} })).toThrow(/TLS/);
-  });
 });

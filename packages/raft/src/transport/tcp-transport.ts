@@ -13,7 +13,6 @@
  * delivered after newer ones.
  */
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
-import type { SecureContextOptions } from 'node:tls';
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from '@kbroker/wire';
 import { type Logger, pino } from 'pino';
 import type { NodeId } from '../core/types.js';
@@ -55,15 +54,6 @@ export interface MsgFrame<T> {
   readonly p: T;
 }
 
-/**
- * Reserved for TLS; not implemented yet. Passing it makes the constructor throw rather than
- * silently talk in the clear.
- */
-export type TcpTransportTlsOptions = SecureContextOptions & {
-  readonly rejectUnauthorized?: boolean;
-  readonly servername?: string;
-};
-
 export interface TcpTransportOptions {
   readonly nodeId: NodeId;
   /** Connections between nodes with different cluster ids are refused. */
@@ -88,7 +78,6 @@ export interface TcpTransportOptions {
   readonly connectTimeoutMs?: number;
   /** Limit on the hello/welcome exchange, on both sides. Default 5000. */
   readonly handshakeTimeoutMs?: number;
-  readonly tls?: TcpTransportTlsOptions;
 }
 
 export interface PeerStats {
@@ -196,9 +185,6 @@ export class TcpTransport<T> implements Transport<T> {
   private closePromise: Promise<void> | undefined;
 
   constructor(options: TcpTransportOptions) {
-    if (options.tls !== undefined) {
-      throw new Error('TcpTransport: TLS is not implemented yet; refusing to run in the clear');
-    }
     if (!isValidNodeId(options.nodeId)) throw new TypeError(`invalid nodeId ${String(options.nodeId)}`);
     if (options.advertisedAddress !== undefined) parseAddress(options.advertisedAddress);
     this.nodeId = options.nodeId;
