@@ -3,7 +3,15 @@
  * so habits carry over, plus what KRaft-era users ask for: quorum status, voter management and
  * metadata watches. The implementation lives in `client.ts`; this file is the contract.
  */
-import type { ApiName, ApiRequest, ApiResponse, MetadataEvent, QuorumInfo } from './protocol.js';
+import type {
+  ApiName,
+  ApiRequest,
+  ApiResponse,
+  MetadataEvent,
+  QuorumInfo,
+  ZnodeStat,
+  ZnodeWatchEvent,
+} from './protocol.js';
 
 export interface RetryOptions {
   /** How many times a retriable failure is retried. Default 5. */
@@ -172,4 +180,65 @@ export interface Rpc {
     body: ApiRequest<A>,
     options?: { timeoutMs?: number },
   ): Promise<ApiResponse<A>>;
+}
+
+/** Options of a znode read. */
+export interface ZnodeReadOptions {
+  /**
+   * Leave a one-shot watch (ZooKeeper's): the next change fires one `'watch'` event on `znodes()`.
+   * getData: NodeDataChanged / NodeDeleted; getChildren: NodeChildrenChanged / NodeDeleted; exists:
+   * NodeCreated / NodeDataChanged / NodeDeleted. A read that throws `NoNodeError` leaves none.
+   */
+  readonly watch?: boolean;
+  /** Read at or after this metadata offset (in addition to the client's own read-your-writes offset). */
+  readonly minOffset?: number;
+  readonly timeoutMs?: number;
+}
+
+export interface ZnodeData {
+  /** null for znodes Kafka created without data. */
+  readonly data: Uint8Array | null;
+  readonly stat: ZnodeStat;
+}
+
+export interface ZnodeChildren {
+  /** Child names (not paths), sorted. */
+  readonly children: readonly string[];
+  readonly stat: ZnodeStat;
+}
+
+export interface ZnodeWatchOptions {
+  /** Watch the whole subtree (ZooKeeper's PERSISTENT_RECURSIVE): created, deleted, data changed. */
+  readonly recursive?: boolean;
+}
+
+/** A persistent znode watch: an async iterator and an event emitter of the same events. */
+export interface ZnodeWatch extends AsyncIterable<ZnodeWatchEvent> {
+  readonly path: string;
+  readonly recursive: boolean;
+  /** Resolves once the watch is registered on a broker (events from then on are delivered). */
+  readonly ready: Promise<void>;
+  on(event: 'event', listener: (e: ZnodeWatchEvent) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  close(): Promise<void>;
+}
+
+/**
+ * kbroker's metadata as Kafka's ZooKeeper znode tree (`/brokers/ids`, `/brokers/topics/<t>/...`),
+ * read through the client protocol. Reads and one-shot watches use one connection (the shared sticky
+ * one), so ZooKeeper's ordering holds: a watch's event is emitted before any later read on this handle
+ * returns state reflecting the change. Reads honour read-your-writes like the other reads.
+ */
+export interface Znodes {
+  /** Data and stat; throws `NoNodeError` (code NO_NODE) when the znode does not exist. */
+  getData(path: string, options?: ZnodeReadOptions): Promise<ZnodeData>;
+  /** Child names and stat; throws `NoNodeError` when the znode does not exist. */
+  getChildren(path: string, options?: ZnodeReadOptions): Promise<ZnodeChildren>;
+  /** The stat, or null when the znode does not exist (a watch is left either way). */
+  exists(path: string, options?: ZnodeReadOptions): Promise<ZnodeStat | null>;
+  /** A persistent watch on `path` (its subtree when `recursive`), until closed. */
+  watch(path: string, options?: ZnodeWatchOptions): ZnodeWatch;
+  /** One-shot watch events (from reads with `watch: true`). */
+  on(event: 'watch', listener: (e: ZnodeWatchEvent) => void): this;
+  off(event: 'watch', listener: (e: ZnodeWatchEvent) => void): this;
 }

@@ -1,9 +1,9 @@
 /**
- * `Kbroker`, the entry point: `new Kbroker({ brokers })`, then `admin()`, `offsets()`, `metadata()` and
- * `rpc()`.
+ * `Kbroker`, the entry point: `new Kbroker({ brokers })`, then `admin()`, `offsets()`, `metadata()`,
+ * `znodes()` and `rpc()`.
  *
  * Connections: each `admin()` owns its own cluster connections (opened lazily or by `connect()`,
- * closed by its `disconnect()`, as in kafkajs). `offsets()`, `metadata()` and `rpc()` share the
+ * closed by its `disconnect()`, as in kafkajs). `offsets()`, `metadata()`, `znodes()` and `rpc()` share the
  * client's connections, opened lazily and closed by `Kbroker.disconnect()`, which also closes every
  * watch and every admin created from the client.
  */
@@ -19,11 +19,13 @@ import type {
   Rpc,
   TopicMetadata,
   WatchOptions,
+  Znodes,
 } from './api.js';
 import { Cluster, type ClusterConfig, resolveConfig } from './cluster.js';
 import { fromItem, InvalidRequestError, RequestTimeoutError } from './errors.js';
 import type { ApiName, ApiRequest, ApiResponse, ItemResult, QuorumInfo, TopicInfo } from './protocol.js';
 import { Watch } from './watch.js';
+import { KbrokerZnodes } from './znodes.js';
 
 /** First and largest pause between two `describeTopics` polls while waiting for leaders. */
 const LEADER_POLL_INITIAL_MS = 50;
@@ -36,6 +38,7 @@ export class Kbroker {
   private readonly shared: Cluster;
   private readonly admins = new Set<Cluster>();
   private readonly watches = new Set<Watch>();
+  private znodeHandle: KbrokerZnodes | undefined;
 
   /** Validates `config` (throws `InvalidRequestError` when unusable); does not connect. */
   constructor(config: KbrokerConfig) {
@@ -66,6 +69,16 @@ export class Kbroker {
     };
   }
 
+  /**
+   * Kafka's ZooKeeper znode tree of the metadata (`/brokers/ids`, `/brokers/topics/<t>`, ...): reads,
+   * one-shot watches and persistent watches, on the shared connections. One handle per client (its
+   * one-shot watches belong to the connection it reads on), returned by every call.
+   */
+  znodes(): Znodes {
+    this.znodeHandle ??= new KbrokerZnodes(this.shared);
+    return this.znodeHandle;
+  }
+
   /** Any API of the protocol, with the client's routing and retries, on the shared connections. */
   rpc(): Rpc {
     return {
@@ -89,6 +102,7 @@ export class Kbroker {
    */
   async disconnect(): Promise<void> {
     await Promise.all([...this.watches].map((w) => w.close()));
+    await this.znodeHandle?.close();
     // Admins stay tracked: one used again after this reconnects, and a later disconnect closes it too.
     await Promise.all([this.shared, ...this.admins].map((c) => c.disconnect()));
   }

@@ -22,6 +22,12 @@ export type {
   Rpc,
   TopicMetadata,
   WatchOptions,
+  ZnodeChildren,
+  ZnodeData,
+  ZnodeReadOptions,
+  Znodes,
+  ZnodeWatch,
+  ZnodeWatchOptions,
 } from './api.js';
 export { ConfigResourceTypes } from './api.js';
 export { Kbroker } from './client.js';
@@ -65,11 +71,19 @@ export type {
   ResponseFrame,
   TopicInfo,
   WireError,
+  ZnodeApis,
+  ZnodeEventFrame,
+  ZnodeEventType,
+  ZnodeStat,
+  ZnodeWatchEvent,
 } from './protocol.js';
 export {
   CONTROLLER_APIS,
   DEFAULT_CLIENT_PORT,
   DEFAULT_MAX_FRAME_BYTES,
   IDEMPOTENT_APIS,
+  NO_NODE,
   PROTOCOL_VERSION,
+  ZNODE_READ_APIS,
 } from './protocol.js';
+export { NoNodeError } from './znodes.js';

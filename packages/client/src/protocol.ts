@@ -175,8 +175,117 @@ export const READ_APIS: ReadonlySet<string> = new Set([
   'metadataStatus',
 ]);
 
+// ---- Znodes: the metadata as Kafka's ZooKeeper znode tree ------------------------------------
+
+/**
+ * ZooKeeper's Stat on the wire. msgpack has no portable 64-bit integer, so the 64-bit ids (zxids and
+ * the ephemeral owner's session id) travel as decimal strings (`BigInt(stat.czxid)` recovers them);
+ * times are ms since the epoch and every other field a 32-bit count, all plain numbers.
+ */
+export interface ZnodeStat {
+  /** zxid of the change that created the znode (decimal string of a 64-bit integer). */
+  readonly czxid: string;
+  /** zxid of the last data change (decimal string). */
+  readonly mzxid: string;
+  /** ms since the epoch of creation. */
+  readonly ctime: number;
+  /** ms since the epoch of the last data change. */
+  readonly mtime: number;
+  /** Number of data changes since creation. */
+  readonly version: number;
+  /** Number of child changes since creation. */
+  readonly cversion: number;
+  /** Number of ACL changes. */
+  readonly aversion: number;
+  /** Session id owning an ephemeral znode, else '0' (decimal string). */
+  readonly ephemeralOwner: string;
+  readonly dataLength: number;
+  readonly numChildren: number;
+  /** zxid of the last change to the children (decimal string). */
+  readonly pzxid: string;
+}
+
+/** What fired a znode watch (ZooKeeper's `Watcher.Event.EventType` names). */
+export type ZnodeEventType = 'NodeCreated' | 'NodeDeleted' | 'NodeDataChanged' | 'NodeChildrenChanged';
+
+/** One fired znode watch. */
+export interface ZnodeWatchEvent {
+  readonly type: ZnodeEventType;
+  /** Absolute path of the znode that changed. */
+  readonly path: string;
+  /** The metadata offset of the change (the client reads at or after it from then on). */
+  readonly offset: number;
+  /** zxid of the tree after the change (decimal string). */
+  readonly zxid: string;
+  /** The persistent watch (`addZnodeWatch`'s `tag`) this event is for; absent for one-shot watches. */
+  readonly tag?: number;
+}
+
+/**
+ * Znode watch events, on the connection's znode channel (the `watch` id `znodeSession` answered).
+ * Same framing as an `EventFrame`, so clients route it by `watch` id like metadata watch events.
+ *
+ * Ordering: the node writes a watch's event frame as soon as the change is applied, before it answers
+ * any later request on that connection, so a client sees the event before a read showing the change.
+ */
+export interface ZnodeEventFrame {
+  readonly watch: number;
+  readonly events: readonly ZnodeWatchEvent[];
+}
+
+/** Options of the znode reads: `watch` leaves a one-shot watch (ZooKeeper's) on this connection. */
+export type ZnodeReadRequest = { readonly path: string; readonly watch?: boolean } & ReadConsistency;
+
+/** Every answer of a znode read: the metadata offset and zxid of the snapshot it was read from. */
+export interface ZnodeReadPosition {
+  readonly offset: number;
+  readonly zxid: string;
+}
+
+/** The znode reads: served from the node's znode tree like the other reads, honouring `minOffset`. */
+export const ZNODE_READ_APIS: ReadonlySet<string> = new Set([
+  'getZnodeData',
+  'getZnodeChildren',
+  'znodeExists',
+]);
+
+/** The error code of a read of a znode that does not exist (ZooKeeper's NONODE). */
+export const NO_NODE = 'NO_NODE';
+
+/** Znode APIs, answered by any node (connection-scoped: watches belong to the connection). */
+export interface ZnodeApis {
+  /**
+   * Opens (or returns) this connection's znode event channel: the `watch` id of the frames carrying
+   * its znode watch events. Required before any znode watch is set on the connection.
+   */
+  znodeSession: { req: Record<string, never>; res: { watch: number } };
+  /** A znode's data and stat; NO_NODE when it does not exist (and no watch is left then). */
+  getZnodeData: {
+    req: ZnodeReadRequest;
+    res: { data: Uint8Array | null; stat: ZnodeStat } & ZnodeReadPosition;
+  };
+  /** A znode's child names (sorted) and stat; NO_NODE when it does not exist. */
+  getZnodeChildren: {
+    req: ZnodeReadRequest;
+    res: { children: readonly string[]; stat: ZnodeStat } & ZnodeReadPosition;
+  };
+  /** A znode's stat, or null; the watch is left either way (it fires on creation too). */
+  znodeExists: { req: ZnodeReadRequest; res: { stat: ZnodeStat | null } & ZnodeReadPosition };
+  /**
+   * A persistent watch on `path` (and, when `recursive`, its whole subtree), until removed or the
+   * connection closes. `tag` is chosen by the client (unique on the connection) and marks its events.
+   * Recursive watches report NodeCreated, NodeDeleted and NodeDataChanged (not NodeChildrenChanged),
+   * as ZooKeeper's PERSISTENT_RECURSIVE mode does.
+   */
+  addZnodeWatch: {
+    req: { path: string; recursive: boolean; tag: number };
+    res: { offset: number; zxid: string };
+  };
+  removeZnodeWatch: { req: { tag: number }; res: Record<string, never> };
+}
+
 /** Every API: its request body and its response body. */
-export interface Apis {
+export interface Apis extends ZnodeApis {
   hello: {
     req: { clientId: string; protocolVersion: number; clusterId?: string };
     res: {

@@ -1,5 +1,11 @@
 import type { AddressInfo } from 'node:net';
-import { type ApiName, type ApiRequest, type ApiResponse, READ_APIS } from '@kbroker/client/protocol';
+import {
+  type ApiName,
+  type ApiRequest,
+  type ApiResponse,
+  READ_APIS,
+  ZNODE_READ_APIS,
+} from '@kbroker/client/protocol';
 import { MetadataController, MetadataStateMachine, replayBatch } from '@kbroker/metadata-log';
 import { checkDataDir, type RaftNode, startRaftNode } from '@kbroker/raft';
 import { MetadataZnodeTree, ZooKeeperServer } from '@kbroker/zk-view';
@@ -13,6 +19,7 @@ import { createLogger } from './logger.js';
 import { type Handler, type Handlers, RpcServer } from './rpc-server.js';
 import { nodeHandlers } from './service.js';
 import { PerBatchStateMachine, WatchHub } from './watch-hub.js';
+import { ZkAdminWrites } from './zk-writes.js';
 
 export interface StartNodeOptions {
   readonly logger?: Logger;
@@ -108,7 +115,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
           const start = process.hrtime.bigint();
           try {
             const minOffset = (body as { minOffset?: unknown } | undefined)?.minOffset;
-            if (READ_APIS.has(api) && api !== 'metadataStatus') {
+            if ((READ_APIS.has(api) || ZNODE_READ_APIS.has(api)) && api !== 'metadataStatus') {
               // A fenced broker's image may be stale: say so (retriable) rather than serve it.
               if (broker?.fenced) {
                 throw new NodeError(
@@ -194,6 +201,13 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     ? setInterval(() => void controller.tick(), options.controllerTickMs ?? 250)
     : undefined;
 
+  // Kafka's znode layout, derived from the local image: served by the client API's znode reads on every
+  // node, and over the ZooKeeper protocol when `--zookeeper-listener` is set (the same tree).
+  const znodes = new MetadataZnodeTree(metadata, {
+    controllerId: () => raft.status().leaderId,
+    onListenerError: (err) => log.error({ err }, 'znode tree listener failed'),
+  });
+
   handlers = nodeHandlers({
     nodeId: config.nodeId,
     clusterId,
@@ -203,6 +217,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     controller,
     channel: pool,
     watches,
+    znodes,
     self: () => advertisedEndpoint,
     brokerFenced: () => (broker === undefined ? null : broker.fenced),
     now: () => Date.now(),
@@ -283,14 +298,13 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
 
   let zookeeperBound: AddressInfo | undefined;
   let zookeeper: ZooKeeperServer | undefined;
-  let znodes: MetadataZnodeTree | undefined;
   if (config.zookeeperListener !== undefined) {
-    // Kafka's znode layout, derived from the local image and served over the ZooKeeper protocol.
-    znodes = new MetadataZnodeTree(metadata, { controllerId: () => raft.status().leaderId });
     zookeeper = new ZooKeeperServer({
       tree: znodes,
       chroot: config.zookeeperChroot,
       logger: log.child({ component: 'zookeeper' }),
+      // Kafka's admin writes (topic creation/deletion, configs, elections, offsets) via the controller.
+      writeHandler: new ZkAdminWrites({ call: selfCall, logger: log.child({ component: 'zookeeper' }) }),
     });
     const z = parseHostPort(config.zookeeperListener, 'the zookeeper listener');
     zookeeperBound = await zookeeper.listen(z.port, z.host);
@@ -321,7 +335,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     controller?.close();
     await http?.close();
     await zookeeper?.close();
-    znodes?.close();
+    znodes.close();
     await rpc.close();
     await pool.close();
     await raft.stop(graceful);

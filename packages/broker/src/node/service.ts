@@ -5,8 +5,12 @@ import type {
   ConfigResourceKind,
   Endpoint,
   EventFrame,
+  ZnodeEventFrame,
+  ZnodeEventType,
+  ZnodeStat,
+  ZnodeWatchEvent,
 } from '@kbroker/client/protocol';
-import { CONTROLLER_APIS, PROTOCOL_VERSION } from '@kbroker/client/protocol';
+import { CONTROLLER_APIS, NO_NODE, PROTOCOL_VERSION } from '@kbroker/client/protocol';
 import {
   ConfigResourceType,
   ControllerError,
@@ -21,8 +25,9 @@ import {
   type MetadataImage,
 } from '@kbroker/metadata-log';
 import type { RaftNode } from '@kbroker/raft';
+import type { MetadataZnodeTree, Stat, ZnodeChange } from '@kbroker/zk-view';
 import { NodeError } from './errors.js';
-import type { Handlers } from './rpc-server.js';
+import type { Handlers, Session } from './rpc-server.js';
 import type { WatchHub } from './watch-hub.js';
 
 /** Sends a request to another node's client listener (used to reach the active controller). */
@@ -44,11 +49,195 @@ export interface ServiceContext {
   readonly controller: MetadataController | undefined;
   readonly channel: ControllerChannel;
   readonly watches: WatchHub;
+  /** The node's znode view of its metadata (Kafka's ZooKeeper layout), for the znode APIs. */
+  readonly znodes: MetadataZnodeTree;
   /** This node's own client endpoint (never forward to it). */
   readonly self: () => Endpoint;
   /** The broker lifecycle's view: is this broker fenced (null for controller-only nodes)? */
   readonly brokerFenced: () => boolean | null;
   readonly now: () => number;
+}
+
+/** The wire form of a Stat: 64-bit ids as decimal strings, times and counts as numbers. */
+function wireStat(s: Stat): ZnodeStat {
+  return {
+    czxid: s.czxid.toString(),
+    mzxid: s.mzxid.toString(),
+    ctime: Number(s.ctime),
+    mtime: Number(s.mtime),
+    version: s.version,
+    cversion: s.cversion,
+    aversion: s.aversion,
+    ephemeralOwner: s.ephemeralOwner.toString(),
+    dataLength: s.dataLength,
+    numChildren: s.numChildren,
+    pzxid: s.pzxid.toString(),
+  };
+}
+
+/** Absolute, no trailing slash, no empty / `.` / `..` segment (ZooKeeper's path rules, simplified). */
+function checkPath(path: unknown): string {
+  const bad =
+    typeof path !== 'string' ||
+    !path.startsWith('/') ||
+    (path !== '/' &&
+      path
+        .slice(1)
+        .split('/')
+        .some((seg) => seg === '' || seg === '.' || seg === '..'));
+  if (bad) throw new NodeError('INVALID_REQUEST', `invalid znode path ${JSON.stringify(path)}`);
+  return path;
+}
+
+/** One connection's znode watches (ZooKeeper keeps one watch per path and kind per session). */
+interface ZnodeSession {
+  /** The `watch` id of this connection's znode event frames. */
+  readonly channel: number;
+  /** One-shot watches left by getZnodeData (and znodeExists on an existing znode: a data watch). */
+  readonly data: Set<string>;
+  /** One-shot watches left by znodeExists on a missing znode (fire on creation). */
+  readonly exist: Set<string>;
+  /** One-shot watches left by getZnodeChildren. */
+  readonly child: Set<string>;
+  /** Persistent watches by the client's tag. */
+  readonly persistent: Map<number, { readonly path: string; readonly recursive: boolean }>;
+  readonly session: Session;
+}
+
+const EVENT_TYPE: Readonly<Record<ZnodeChange['kind'], ZnodeEventType>> = {
+  created: 'NodeCreated',
+  deleted: 'NodeDeleted',
+  data: 'NodeDataChanged',
+  children: 'NodeChildrenChanged',
+};
+
+/**
+ * Serves the znode APIs from `tree` and fires the sessions' watches from its changes. Events are
+ * written from the tree's change listener itself, i.e. as soon as the image is applied and before any
+ * later read on the connection is answered from it: ZooKeeper's "watch event before the new state".
+ */
+function znodeHandlers(tree: MetadataZnodeTree): Handlers {
+  const sessions = new Map<number, ZnodeSession>();
+
+  tree.onChange((_snapshot, changes) => {
+    if (sessions.size === 0 || changes.length === 0) return;
+    const current = tree.current();
+    const offset = current.image.provenance.offset;
+    const zxid = current.zxid.toString();
+    for (const zs of sessions.values()) {
+      const oneShot: ZnodeWatchEvent[] = [];
+      const persistent: ZnodeWatchEvent[] = [];
+      for (const change of changes) {
+        const { path, kind } = change;
+        const type = EVENT_TYPE[kind];
+        // One-shot: each watch fires once and is gone (Set.delete says whether it was there).
+        let hit: boolean;
+        if (kind === 'created') hit = zs.exist.delete(path);
+        else if (kind === 'deleted')
+          hit = [zs.data, zs.child, zs.exist].map((w) => w.delete(path)).includes(true);
+        else if (kind === 'data') hit = zs.data.delete(path);
+        else hit = zs.child.delete(path);
+        if (hit) oneShot.push({ type, path, offset, zxid });
+        for (const [tag, w] of zs.persistent) {
+          const inside = w.recursive && (w.path === '/' || path.startsWith(`${w.path}/`));
+          if (path !== w.path && !inside) continue;
+          // ZooKeeper's recursive watches leave child-list changes out (creations and deletions say it).
+          if (w.recursive && kind === 'children') continue;
+          persistent.push({ type, path, offset, zxid, tag });
+        }
+      }
+      const events = [...oneShot, ...persistent];
+      if (events.length === 0) continue;
+      const frame: ZnodeEventFrame = { watch: zs.channel, events };
+      // Same framing as a metadata EventFrame (routed by `watch` id); only the events differ.
+      zs.session.push(frame as unknown as EventFrame);
+    }
+  });
+
+  const sessionOf = (session: Session, create: boolean): ZnodeSession | undefined => {
+    let zs = sessions.get(session.id);
+    if (zs === undefined && create) {
+      zs = {
+        // Distinct from metadata watch ids (session.id * 1e6 + random below 1e6): negative.
+        channel: -session.id,
+        data: new Set(),
+        exist: new Set(),
+        child: new Set(),
+        persistent: new Map(),
+        session,
+      };
+      sessions.set(session.id, zs);
+      session.onClose(() => sessions.delete(session.id));
+    }
+    return zs;
+  };
+
+  /** The session's znode state for a read that sets a watch; the channel must be open. */
+  const watching = (session: Session, watch: boolean | undefined): ZnodeSession | undefined => {
+    if (watch !== true) return undefined;
+    const zs = sessionOf(session, false);
+    if (zs === undefined) {
+      throw new NodeError('INVALID_REQUEST', 'open the znode channel (znodeSession) before setting watches');
+    }
+    return zs;
+  };
+
+  const position = () => {
+    const s = tree.current();
+    return { snapshot: s, offset: s.image.provenance.offset, zxid: s.zxid.toString() };
+  };
+
+  const noNode = (path: string) => new NodeError(NO_NODE, `znode ${path} does not exist`);
+
+  return {
+    znodeSession: (_body, session) => ({ watch: sessionOf(session, true)!.channel }),
+    getZnodeData: (body, session) => {
+      const path = checkPath(body.path);
+      const zs = watching(session, body.watch);
+      const { snapshot, offset, zxid } = position();
+      const z = snapshot.get(path);
+      if (z === undefined) throw noNode(path);
+      zs?.data.add(path);
+      return { data: z.data, stat: wireStat(z.stat), offset, zxid };
+    },
+    getZnodeChildren: (body, session) => {
+      const path = checkPath(body.path);
+      const zs = watching(session, body.watch);
+      const { snapshot, offset, zxid } = position();
+      const z = snapshot.get(path);
+      const children = snapshot.children(path);
+      if (z === undefined || children === undefined) throw noNode(path);
+      zs?.child.add(path);
+      return { children: [...children].sort(), stat: wireStat(z.stat), offset, zxid };
+    },
+    znodeExists: (body, session) => {
+      const path = checkPath(body.path);
+      const zs = watching(session, body.watch);
+      const { snapshot, offset, zxid } = position();
+      const z = snapshot.get(path);
+      if (zs !== undefined) (z === undefined ? zs.exist : zs.data).add(path);
+      return { stat: z === undefined ? null : wireStat(z.stat), offset, zxid };
+    },
+    addZnodeWatch: (body, session) => {
+      const path = checkPath(body.path);
+      if (typeof body.tag !== 'number')
+        throw new NodeError('INVALID_REQUEST', 'a znode watch needs a numeric tag');
+      const zs = sessionOf(session, false);
+      if (zs === undefined) {
+        throw new NodeError(
+          'INVALID_REQUEST',
+          'open the znode channel (znodeSession) before setting watches',
+        );
+      }
+      zs.persistent.set(body.tag, { path, recursive: body.recursive === true });
+      const { offset, zxid } = position();
+      return { offset, zxid };
+    },
+    removeZnodeWatch: (body, session) => {
+      sessionOf(session, false)?.persistent.delete(body.tag);
+      return {};
+    },
+  };
 }
 
 const kind = (t: ConfigResourceKind) =>
@@ -283,6 +472,7 @@ export function nodeHandlers(ctx: ServiceContext): Handlers {
       watchStops.delete(body.watch);
       return {};
     },
+    ...znodeHandlers(ctx.znodes),
   };
   const watchStops = new Map<number, () => void>();
   for (const api of CONTROLLER_APIS) {

@@ -1,0 +1,131 @@
+/**
+ * Three kbroker processes (packages/broker/bin/kbroker.js, broker + controller each) on loopback, each
+ * serving the ZooKeeper view with `--zookeeper-listener`, fresh data dirs removed by `stop`; and the
+ * admin client of @kbroker/client, loaded at run time (zk-view is built before broker and client, so
+ * it cannot reference them at compile time; only the few calls used here are typed).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectWithRetry } from './zk-client.js';
+import { freePorts, liveChildren, type ZooKeeperDeployment } from './zookeeper-server.js';
+
+export const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+const BIN = join(repoRoot, 'packages', 'broker', 'bin', 'kbroker.js');
+
+export interface BenchAdmin {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  createTopics(options: {
+    topics: readonly { topic: string; numPartitions?: number; replicationFactor?: number }[];
+    waitForLeaders?: boolean;
+    timeout?: number;
+  }): Promise<boolean>;
+  alterConfigs(options: {
+    resources: readonly {
+      type: 'topic';
+      name: string;
+      configEntries: readonly { name: string; value: string | null }[];
+    }[];
+  }): Promise<void>;
+  describeCluster(): Promise<{ controller: number; brokers: readonly { nodeId: number; fenced: boolean }[] }>;
+}
+
+export async function kbrokerAdmin(brokers: readonly string[]): Promise<BenchAdmin> {
+  const spec = '@kbroker/client';
+  const mod = (await import(spec)) as {
+    Kbroker: new (config: { brokers: readonly string[]; clientId?: string }) => { admin(): BenchAdmin };
+  };
+  const admin = new mod.Kbroker({ brokers, clientId: 'zk-bench' }).admin();
+  await admin.connect();
+  return admin;
+}
+
+export interface KbrokerDeployment extends ZooKeeperDeployment {
+  /** Client listeners. */
+  readonly brokers: readonly string[];
+}
+
+export async function startKbroker(nodes = 3, timeoutMs = 60_000): Promise<KbrokerDeployment> {
+  const root = await mkdtemp(join(tmpdir(), 'zk-bench-kbroker-'));
+  const ports = await freePorts(nodes * 3);
+  const quorum = Array.from({ length: nodes }, (_, i) => `${i + 1}@127.0.0.1:${ports[nodes + i]}`).join(',');
+  const clusterId = `zkbench${Math.random().toString(36).slice(2, 12)}`;
+  const brokers = Array.from({ length: nodes }, (_, i) => `127.0.0.1:${ports[i]}`);
+  const servers = Array.from({ length: nodes }, (_, i) => `127.0.0.1:${ports[2 * nodes + i]}`);
+  let output = '';
+  const procs = Array.from({ length: nodes }, (_, i) => {
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'start',
+        '--node-id',
+        String(i + 1),
+        '--controller-quorum',
+        quorum,
+        '--cluster-id',
+        clusterId,
+        '--listener',
+        brokers[i]!,
+        '--zookeeper-listener',
+        servers[i]!,
+        '--data-dir',
+        join(root, `node-${i + 1}`),
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    liveChildren.add(child);
+    child.stderr?.on('data', (d) => {
+      output = (output + String(d)).slice(-4000);
+    });
+    const exit = new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        liveChildren.delete(child);
+        resolve();
+      }),
+    );
+    return { child, exit };
+  });
+  const stop = async () => {
+    await Promise.all(
+      procs.map(async (p) => {
+        if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+        p.child.kill('SIGTERM');
+        const killer = setTimeout(() => p.child.kill('SIGKILL'), 5000);
+        await p.exit;
+        clearTimeout(killer);
+      }),
+    );
+    await rm(root, { recursive: true, force: true });
+  };
+  try {
+    const deadline = Date.now() + timeoutMs;
+    const admin = await kbrokerAdmin(brokers);
+    try {
+      for (;;) {
+        const d = await admin.describeCluster().catch(() => undefined);
+        if (
+          d !== undefined &&
+          d.controller >= 0 &&
+          d.brokers.length === nodes &&
+          d.brokers.every((b) => !b.fenced)
+        )
+          break;
+        if (Date.now() > deadline) throw new Error(`kbroker not ready within ${timeoutMs} ms:\n${output}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    for (const s of servers) (await connectWithRetry(s, deadline - Date.now())).close();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { name: `kbroker-${nodes}`, servers, brokers, stop };
+}

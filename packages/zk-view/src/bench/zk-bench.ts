@@ -1,0 +1,650 @@
+/**
+ * The ZooKeeper-view benchmark: kbroker's ZooKeeper listener against a real ZooKeeper 3.8 (standalone,
+ * and a 3-server ensemble on loopback), same client (node-zookeeper-client), same machine, same run,
+ * over the same znode layout.
+ *
+ *   npm run bench:zk -- [--quick] [--topics N] [--partitions N] [--duration-ms N] [--watch-samples N]
+ *     [--no-ensemble] [--out-dir DIR]
+ *
+ * Procedure:
+ *   - kbroker: 3 processes (broker + controller each) with `--zookeeper-listener`; the topics (10,000 of
+ *     10 partitions, replication factor 3; 500 with --quick) created through the admin client in
+ *     batches, then waited for in the znode tree of every node;
+ *   - ZooKeeper: the tree kbroker serves (every znode but /zookeeper: paths and bytes) read back over
+ *     the ZooKeeper protocol and written into each real ZooKeeper, parents first (ephemerals such as
+ *     /brokers/ids/<id> written as persistent znodes);
+ *   - reads: with 1 and 8 connections (spread over the servers of a system, 64 requests in flight
+ *     each) getData of random /brokers/topics/<t>/partitions/<p>/state znodes, and getChildren of
+ *     /brokers/topics, for a fixed duration after a short warm-up; systems alternate per case;
+ *   - watch: a data watch on /config/topics/<t> (getData with a watcher, on one connection), then a
+ *     change from another connection (kbroker: admin alterConfigs of the topic's retention.ms, which
+ *     the controller commits and every node's view turns into a new /config/topics/<t>; ZooKeeper:
+ *     setData of the same path), timed from issuing the write to the watch event (write -> event; it
+ *     includes the commit), and the write's own acknowledgement (write -> ack).
+ * Latencies in hdr-histogram-js (µs). Target: kbroker's read throughput at least ZooKeeper's in
+ * every read case. Prints a table on stdout (progress on stderr) and writes
+ * bench/results/zk-<timestamp>.json and bench/results/zk-latest.json. Exits 0 whether or not the target
+ * is met. Every process and temporary dir it starts is removed at the end.
+ */
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { cpus, type as osType, release, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import hdr from 'hdr-histogram-js';
+import {
+  type BenchAdmin,
+  type KbrokerDeployment,
+  kbrokerAdmin,
+  repoRoot,
+  startKbroker,
+} from './kbroker-procs.js';
+import { connectClient, connectWithRetry, create, getChildren, getData, pool, setData } from './zk-client.js';
+import {
+  liveChildren,
+  startZooKeeper,
+  type ZooKeeperDeployment,
+  zookeeperUnavailable,
+} from './zookeeper-server.js';
+
+interface Options {
+  quick: boolean;
+  topics: number;
+  partitions: number;
+  durationMs: number;
+  warmupMs: number;
+  watchSamples: number;
+  ensemble: boolean;
+  outDir: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      topics: { type: 'string' },
+      partitions: { type: 'string' },
+      'duration-ms': { type: 'string' },
+      'watch-samples': { type: 'string' },
+      'no-ensemble': { type: 'boolean', default: false },
+      'out-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(
+      'usage: zk-bench [--quick] [--topics N] [--partitions N] [--duration-ms N] [--watch-samples N] [--no-ensemble] [--out-dir DIR]',
+    );
+    process.exit(0);
+  }
+  const quick = values.quick ?? false;
+  const int = (name: string, v: string | undefined, dflt: number) => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+    return n;
+  };
+  return {
+    quick,
+    topics: int('topics', values.topics, quick ? 500 : 10_000),
+    partitions: int('partitions', values.partitions, 10),
+    durationMs: int('duration-ms', values['duration-ms'], quick ? 1000 : 5000),
+    warmupMs: quick ? 200 : 1000,
+    watchSamples: int('watch-samples', values['watch-samples'], quick ? 30 : 50),
+    ensemble: !(values['no-ensemble'] ?? false),
+    outDir: resolve(values['out-dir'] ?? join(repoRoot, 'bench', 'results')),
+  };
+}
+
+const log = (msg: string) => console.error(`[zk-bench ${(performance.now() / 1000).toFixed(1)}s] ${msg}`);
+
+function histogram() {
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000_000,
+    numberOfSignificantValueDigits: 3,
+    autoResize: true,
+    useWebAssembly: false,
+  });
+}
+type Histogram = ReturnType<typeof histogram>;
+
+interface Latency {
+  count: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  meanMs: number;
+}
+const ms = (us: number) => Number((us / 1000).toFixed(3));
+function summarise(h: Histogram): Latency {
+  return {
+    count: h.totalCount,
+    p50Ms: ms(h.getValueAtPercentile(50)),
+    p99Ms: ms(h.getValueAtPercentile(99)),
+    maxMs: ms(h.maxValue),
+    meanMs: ms(h.mean),
+  };
+}
+
+interface System {
+  readonly name: string;
+  readonly servers: readonly string[];
+}
+
+// ---------------------------------------------------------------- setup
+
+const topicName = (i: number) => `bench-${String(i).padStart(5, '0')}`;
+
+async function createTopics(admin: BenchAdmin, opts: Options): Promise<number> {
+  const t0 = performance.now();
+  const batch = 250;
+  const batches: number[] = [];
+  for (let i = 0; i < opts.topics; i += batch) batches.push(i);
+  let done = 0;
+  await pool(batches, 2, async (start) => {
+    const topics = [];
+    for (let i = start; i < Math.min(start + batch, opts.topics); i++)
+      topics.push({ topic: topicName(i), numPartitions: opts.partitions, replicationFactor: 3 });
+    await admin.createTopics({ topics, waitForLeaders: false, timeout: 60_000 });
+    done += topics.length;
+    if (done % 2000 < batch) log(`  ${done}/${opts.topics} topics created`);
+  });
+  return performance.now() - t0;
+}
+
+/** Waits until every server of `sys` shows every topic with the state of its last partition. */
+async function waitForTopics(sys: System, opts: Options, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const last = `/brokers/topics/${topicName(opts.topics - 1)}/partitions/${opts.partitions - 1}/state`;
+  await Promise.all(
+    sys.servers.map(async (s) => {
+      const c = await connectWithRetry(s);
+      try {
+        for (;;) {
+          const n = (await getChildren(c, '/brokers/topics').catch(() => [])).length;
+          const ok =
+            n >= opts.topics &&
+            (await getData(c, last).then(
+              () => true,
+              () => false,
+            ));
+          if (ok) return;
+          if (Date.now() > deadline)
+            throw new Error(`${s}: ${n}/${opts.topics} topics after ${timeoutMs} ms`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        c.close();
+      }
+    }),
+  );
+}
+
+interface Znode {
+  readonly path: string;
+  readonly data: Buffer | null;
+  readonly depth: number;
+}
+
+const join2 = (parent: string, child: string) => (parent === '/' ? `/${child}` : `${parent}/${child}`);
+
+/** Every znode of the tree at `server` but / and /zookeeper, parents before children. */
+async function readTree(server: string): Promise<Znode[]> {
+  const clients = await Promise.all(Array.from({ length: 4 }, () => connectClient(server)));
+  try {
+    const out: Znode[] = [];
+    let level = (await getChildren(clients[0]!, '/')).filter((c) => c !== 'zookeeper').map((c) => `/${c}`);
+    let depth = 1;
+    let k = 0;
+    while (level.length > 0) {
+      const next: string[] = [];
+      const nodes: Znode[] = [];
+      await pool(level, 512, async (path) => {
+        const c = clients[k++ % clients.length]!;
+        const [data, children] = await Promise.all([getData(c, path), getChildren(c, path)]);
+        nodes.push({ path, data, depth });
+        for (const child of children) next.push(join2(path, child));
+      });
+      out.push(...nodes);
+      level = next;
+      depth++;
+    }
+    return out;
+  } finally {
+    for (const c of clients) c.close();
+  }
+}
+
+/** Writes `tree` into the ZooKeeper at `server`, level by level. */
+async function writeTree(sys: System, tree: readonly Znode[]): Promise<number> {
+  const t0 = performance.now();
+  const clients = await Promise.all(sys.servers.map((s) => connectClient(s)));
+  try {
+    let k = 0;
+    const maxDepth = Math.max(...tree.map((z) => z.depth));
+    for (let d = 1; d <= maxDepth; d++) {
+      await pool(
+        tree.filter((z) => z.depth === d),
+        1024,
+        (z) => create(clients[k++ % clients.length]!, z.path, z.data),
+      );
+    }
+  } finally {
+    for (const c of clients) c.close();
+  }
+  return performance.now() - t0;
+}
+
+// ---------------------------------------------------------------- reads
+
+type ReadOp = 'getData' | 'getChildren';
+interface ReadResult {
+  system: string;
+  op: ReadOp;
+  connections: number;
+  inflight: number;
+  durationMs: number;
+  ops: number;
+  errors: number;
+  opsPerSec: number;
+  latency: Latency;
+}
+
+async function readLoad(
+  sys: System,
+  op: ReadOp,
+  connections: number,
+  inflight: number,
+  statePaths: readonly string[],
+  opts: Options,
+): Promise<ReadResult> {
+  const clients = await Promise.all(
+    Array.from({ length: connections }, (_, i) => connectClient(sys.servers[i % sys.servers.length]!)),
+  );
+  const h = histogram();
+  let ops = 0;
+  let errors = 0;
+  let firstError: Error | undefined;
+  let recording = false;
+  const start = performance.now();
+  const recordFrom = start + opts.warmupMs;
+  const deadline = recordFrom + opts.durationMs;
+  let measuredStart = recordFrom;
+  let measuredEnd = deadline;
+  const n = statePaths.length;
+  await Promise.all(
+    clients.flatMap((c) =>
+      Array.from(
+        { length: inflight },
+        () =>
+          new Promise<void>((done) => {
+            const loop = () => {
+              const now = performance.now();
+              if (now >= deadline) return done();
+              if (!recording && now >= recordFrom) {
+                recording = true;
+                measuredStart = now;
+              }
+              const t0 = now;
+              const rec = recording;
+              const cb = (err: Error | null) => {
+                const t1 = performance.now();
+                if (rec) {
+                  if (err) {
+                    errors++;
+                    firstError ??= err;
+                  } else {
+                    ops++;
+                    h.recordValue(Math.max(1, Math.round((t1 - t0) * 1000)));
+                  }
+                  measuredEnd = t1;
+                }
+                loop();
+              };
+              if (op === 'getData') c.getData(statePaths[Math.floor(Math.random() * n)]!, cb);
+              else c.getChildren('/brokers/topics', cb);
+            };
+            loop();
+          }),
+      ),
+    ),
+  );
+  for (const c of clients) c.close();
+  if (firstError !== undefined) log(`  ${sys.name} ${op}: ${errors} errors, first: ${firstError.message}`);
+  const elapsed = Math.max(1, Math.max(measuredEnd, deadline) - measuredStart);
+  return {
+    system: sys.name,
+    op,
+    connections,
+    inflight,
+    durationMs: Math.round(elapsed),
+    ops,
+    errors,
+    opsPerSec: Math.round((ops / elapsed) * 1000),
+    latency: summarise(h),
+  };
+}
+
+// ---------------------------------------------------------------- watch
+
+interface WatchResult {
+  system: string;
+  samples: number;
+  timeouts: number;
+  trigger: string;
+  writeToEvent: Latency;
+  writeToAck: Latency;
+}
+
+async function watchLatency(
+  sys: System,
+  topics: readonly string[],
+  samples: number,
+  trigger: string,
+  write: (topic: string, i: number) => Promise<void>,
+): Promise<WatchResult> {
+  // The watching session on the last server (a follower's view for an ensemble, another node for kbroker).
+  const watcher = await connectClient(sys.servers[sys.servers.length - 1]!);
+  const toEvent = histogram();
+  const toAck = histogram();
+  let timeouts = 0;
+  try {
+    for (let i = 0; i < samples; i++) {
+      const topic = topics[(i * 7919 + 13) % topics.length]!;
+      const path = `/config/topics/${topic}`;
+      const ok = await new Promise<boolean>((resolveSample) => {
+        let t0 = 0;
+        let event = -1;
+        let ack = -1;
+        const timer = setTimeout(() => resolveSample(false), 10_000);
+        const finish = () => {
+          if (event < 0 || ack < 0) return;
+          clearTimeout(timer);
+          toEvent.recordValue(Math.max(1, Math.round((event - t0) * 1000)));
+          toAck.recordValue(Math.max(1, Math.round((ack - t0) * 1000)));
+          resolveSample(true);
+        };
+        watcher.getData(
+          path,
+          () => {
+            event = performance.now();
+            finish();
+          },
+          (err) => {
+            if (err) {
+              clearTimeout(timer);
+              log(`  ${sys.name} watch ${path}: ${err.message}`);
+              return resolveSample(false);
+            }
+            t0 = performance.now();
+            write(topic, i).then(
+              () => {
+                ack = performance.now();
+                finish();
+              },
+              (e: Error) => {
+                clearTimeout(timer);
+                log(`  ${sys.name} write ${path}: ${e.message}`);
+                resolveSample(false);
+              },
+            );
+          },
+        );
+      });
+      if (!ok) timeouts++;
+    }
+  } finally {
+    watcher.close();
+  }
+  return {
+    system: sys.name,
+    samples,
+    timeouts,
+    trigger,
+    writeToEvent: summarise(toEvent),
+    writeToAck: summarise(toAck),
+  };
+}
+
+// ---------------------------------------------------------------- report
+
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}x` : '-');
+
+function table(systems: readonly System[], reads: ReadResult[], watches: WatchResult[]): string {
+  const kb = systems[0]!.name;
+  const zks = systems.slice(1).map((s) => s.name);
+  const head = [
+    'case',
+    ...systems.map((s) => s.name),
+    ...zks.map((z) => `kb/${z.replace('zookeeper', 'zk')}`),
+  ];
+  const rows: string[][] = [];
+  const cases = [...new Set(reads.map((r) => `${r.op} ${r.connections}x${r.inflight}`))];
+  for (const c of cases) {
+    const of = (s: string) =>
+      reads.find((r) => r.system === s && `${r.op} ${r.connections}x${r.inflight}` === c)!;
+    const k = of(kb);
+    rows.push([
+      `${c} ops/s`,
+      ...systems.map((s) => fmt(of(s.name).opsPerSec)),
+      ...zks.map((z) => ratio(k.opsPerSec, of(z).opsPerSec)),
+    ]);
+    rows.push([
+      `${c} p99 ms`,
+      ...systems.map((s) => fmt(of(s.name).latency.p99Ms, 2)),
+      ...zks.map((z) => ratio(k.latency.p99Ms, of(z).latency.p99Ms)),
+    ]);
+  }
+  const w = (s: string) => watches.find((x) => x.system === s);
+  for (const [label, pick] of [
+    ['watch write->event p50 ms', (x: WatchResult) => x.writeToEvent.p50Ms],
+    ['watch write->event p99 ms', (x: WatchResult) => x.writeToEvent.p99Ms],
+    ['watch write->ack p50 ms', (x: WatchResult) => x.writeToAck.p50Ms],
+  ] as const) {
+    const k = w(kb);
+    rows.push([
+      label,
+      ...systems.map((s) => {
+        const x = w(s.name);
+        return x === undefined ? '-' : fmt(pick(x), 2);
+      }),
+      ...zks.map((z) => {
+        const x = w(z);
+        return k === undefined || x === undefined ? '-' : ratio(pick(k), pick(x));
+      }),
+    ]);
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), widths.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const why = zookeeperUnavailable();
+  if (why !== undefined) throw new Error(`cannot run: ${why}`);
+  const started = performance.now();
+  const deployments: ZooKeeperDeployment[] = [];
+  const onSignal = () => {
+    for (const c of liveChildren) c.kill('SIGKILL');
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let admin: BenchAdmin | undefined;
+  try {
+    log(
+      `starting kbroker (3 processes) and ZooKeeper (standalone${opts.ensemble ? ' + 3-server ensemble' : ''})`,
+    );
+    const track = <T extends ZooKeeperDeployment>(d: T): T => {
+      deployments.push(d);
+      return d;
+    };
+    const [kbroker, zk1, zk3] = await Promise.all([
+      startKbroker(3).then(track),
+      startZooKeeper(1).then(track),
+      opts.ensemble ? startZooKeeper(3).then(track) : Promise.resolve(undefined),
+    ]);
+    const kb: KbrokerDeployment = kbroker;
+    const systems: System[] = [kb, zk1, ...(zk3 ? [zk3] : [])];
+    const setupStartedMs = performance.now() - started;
+    log(
+      `up after ${fmt(setupStartedMs)} ms; creating ${opts.topics} topics x ${opts.partitions} partitions (RF 3)`,
+    );
+    admin = await kbrokerAdmin(kb.brokers);
+    const createMs = await createTopics(admin, opts);
+    await waitForTopics(kb, opts);
+    log(`topics created and visible on every kbroker node in ${fmt(createMs)} ms (+ wait)`);
+    const tree = await readTree(kb.servers[0]!);
+    log(`kbroker's tree: ${tree.length} znodes; writing it into ZooKeeper`);
+    const writeMs: Record<string, number> = {};
+    await Promise.all(
+      systems.slice(1).map(async (s) => {
+        writeMs[s.name] = await writeTree(s, tree);
+        log(`  ${s.name}: written in ${fmt(writeMs[s.name]!)} ms`);
+      }),
+    );
+    for (const s of systems.slice(1)) await waitForTopics(s, opts);
+
+    const topics = Array.from({ length: opts.topics }, (_, i) => topicName(i));
+    const statePaths: string[] = [];
+    for (const t of topics)
+      for (let p = 0; p < opts.partitions; p++) statePaths.push(`/brokers/topics/${t}/partitions/${p}/state`);
+
+    // One untimed pass per system first, so the first measured case does not pay for JIT warm-up (JVM and V8).
+    for (const s of systems)
+      await readLoad(s, 'getData', 8, 64, statePaths, { ...opts, durationMs: opts.warmupMs * 2 });
+    const reads: ReadResult[] = [];
+    for (const op of ['getData', 'getChildren'] as const) {
+      for (const conns of [1, 8]) {
+        for (const s of systems) {
+          const r = await readLoad(s, op, conns, 64, statePaths, opts);
+          reads.push(r);
+          log(`${op} ${conns}x64 ${s.name}: ${fmt(r.opsPerSec)} ops/s, p99 ${r.latency.p99Ms} ms`);
+        }
+      }
+    }
+
+    const watches: WatchResult[] = [];
+    let seq = 0;
+    watches.push(
+      await watchLatency(kb, topics, opts.watchSamples, 'admin alterConfigs retention.ms', (topic) =>
+        admin!.alterConfigs({
+          resources: [
+            {
+              type: 'topic',
+              name: topic,
+              configEntries: [{ name: 'retention.ms', value: String(604_800_000 + ++seq) }],
+            },
+          ],
+        }),
+      ),
+    );
+    for (const s of systems.slice(1)) {
+      const writer = await connectClient(s.servers[0]!);
+      try {
+        watches.push(
+          await watchLatency(s, topics, opts.watchSamples, 'setData /config/topics/<t>', (topic) =>
+            setData(
+              writer,
+              `/config/topics/${topic}`,
+              Buffer.from(
+                JSON.stringify({ version: 1, config: { 'retention.ms': String(604_800_000 + ++seq) } }),
+              ),
+            ),
+          ),
+        );
+      } finally {
+        writer.close();
+      }
+    }
+    for (const w of watches)
+      log(
+        `watch ${w.system}: write->event p50 ${w.writeToEvent.p50Ms} ms p99 ${w.writeToEvent.p99Ms} ms (${w.timeouts} timeouts)`,
+      );
+
+    // Target: kbroker's read throughput >= each ZooKeeper's, in every read case.
+    const ratios = reads
+      .filter((r) => r.system !== kb.name)
+      .map((z) => {
+        const k = reads.find(
+          (r) => r.system === kb.name && r.op === z.op && r.connections === z.connections,
+        )!;
+        return {
+          op: z.op,
+          connections: z.connections,
+          inflight: z.inflight,
+          versus: z.system,
+          throughputRatio: Number((k.opsPerSec / Math.max(1, z.opsPerSec)).toFixed(3)),
+          p99Ratio: Number((k.latency.p99Ms / Math.max(0.001, z.latency.p99Ms)).toFixed(3)),
+        };
+      });
+    const targetMet = ratios.every((r) => r.throughputRatio >= 1);
+
+    const out = table(systems, reads, watches);
+    console.log(
+      `\nZooKeeper view: ${opts.topics} topics x ${opts.partitions} partitions, ${tree.length} znodes; ${opts.durationMs} ms per read case (after ${opts.warmupMs} ms warm-up), 64 in flight per connection`,
+    );
+    console.log(
+      `${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}; client, kbroker and ZooKeeper share the machine\n`,
+    );
+    console.log(out);
+    console.log(
+      `\ntarget (kbroker read throughput >= ZooKeeper's in every read case): ${targetMet ? 'MET' : 'NOT MET'}`,
+    );
+    for (const r of ratios.filter((x) => x.throughputRatio < 1))
+      console.log(`  below: ${r.op} ${r.connections}x${r.inflight} vs ${r.versus}: ${r.throughputRatio}x`);
+
+    const result = {
+      benchmark: 'zk',
+      date: new Date().toISOString(),
+      quick: opts.quick,
+      options: { ...opts, outDir: undefined },
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        memoryBytes: totalmem(),
+        os: `${osType()} ${release()}`,
+        node: process.version,
+      },
+      systems: systems.map((s) => ({ name: s.name, servers: s.servers })),
+      setup: {
+        startMs: Math.round(setupStartedMs),
+        topicCreateMs: Math.round(createMs),
+        znodes: tree.length,
+        zookeeperWriteMs: writeMs,
+      },
+      reads,
+      watches,
+      ratios,
+      target: { description: "kbroker read throughput >= ZooKeeper's in every read case", met: targetMet },
+      table: out,
+      totalMs: Math.round(performance.now() - started),
+    };
+    await mkdir(opts.outDir, { recursive: true });
+    const stamped = join(opts.outDir, `zk-${result.date.replace(/:/g, '-')}.json`);
+    await writeFile(stamped, `${JSON.stringify(result, null, 2)}\n`);
+    await copyFile(stamped, join(opts.outDir, 'zk-latest.json'));
+    console.log(`\nwrote ${stamped} and zk-latest.json (total ${fmt(result.totalMs / 1000, 1)} s)`);
+  } finally {
+    await admin?.disconnect().catch(() => {});
+    await Promise.all(
+      deployments.map((d) => d.stop().catch((e: Error) => log(`stop ${d.name}: ${e.message}`))),
+    );
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(err.stack ?? err.message);
+    for (const c of liveChildren) c.kill('SIGKILL');
+    process.exit(1);
+  },
+);
