@@ -149,7 +149,12 @@ beforeAll(async () => {
   );
   const tarballs = packed.map((p) => join(work, p.filename));
   // msgpackr comes from the npm cache when it has it, else the registry.
-  await ok('npm', ['install', ...tarballs, '--no-audit', '--no-fund', '--prefer-offline'], app);
+  // A TypeScript user of a Node.js library has Node's types: the client's declarations use them.
+  await ok(
+    'npm',
+    ['install', ...tarballs, '@types/node@^20', '--no-audit', '--no-fund', '--prefer-offline'],
+    app,
+  );
 }, 240_000);
 
 afterAll(async () => {
@@ -220,7 +225,7 @@ describe('the packed client', () => {
             strict: true,
             noEmit: true,
             skipLibCheck: false,
-            types: [],
+            types: ['node'],
           },
           files: ['check.ts'],
         },
