@@ -48,6 +48,9 @@ export class ControllerCluster {
       formatIfEmpty: true,
       voters: this.quorum,
       stateMachine: n.sm,
+      // Loaded test machines: keep spurious elections out of tests that are not about them.
+      electionTimeoutMs: 1000,
+      heartbeatIntervalMs: 100,
     });
     n.controller = new MetadataController({
       raft: n.raft,

@@ -69,6 +69,10 @@ export class TestCluster {
       formatIfEmpty: true,
       voters: this.quorum,
       stateMachine: n.sm,
+      // Test machines are shared and loaded: a 1 s election timeout keeps spurious leader changes out of
+      // tests that are not about elections (they wait for conditions, so failovers only take longer).
+      electionTimeoutMs: 1000,
+      heartbeatIntervalMs: 100,
       ...this.tuning,
     });
     return n.node;
