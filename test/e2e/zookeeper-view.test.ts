@@ -8,8 +8,8 @@ import { promisify } from 'node:util';
 import { type InProcessCluster, startCluster } from '@kbroker/broker';
 import { Kbroker } from '@kbroker/client';
 import { waitFor } from '@kbroker/raft/testing';
-import zookeeper from 'node-zookeeper-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { zkConnect } from './helpers/zk.js';
 
 const ZKCLI = '/usr/share/zookeeper/bin/zkCli.sh';
 let cluster: InProcessCluster;
@@ -37,32 +37,6 @@ function zkAddress(nodeId: number): string {
   const a = cluster.node(nodeId).node?.zookeeperAddress();
   if (a === undefined) throw new Error(`node ${nodeId} serves no zookeeper view`);
   return a;
-}
-
-async function zkConnect(address: string) {
-  const zk = zookeeper.createClient(address, { sessionTimeout: 10_000, retries: 0 });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no zookeeper session with ${address}`)), 10_000);
-    zk.once('connected', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    zk.connect();
-  });
-  const call = <T>(fn: (cb: (err: Error | null, ...r: unknown[]) => void) => void): Promise<T[]> =>
-    new Promise((resolve, reject) => fn((err, ...r) => (err ? reject(err) : resolve(r as T[]))));
-  return {
-    zk,
-    children: async (path: string, watch?: (e: unknown) => void) =>
-      (
-        await call<string[]>((cb) => (watch ? zk.getChildren(path, watch, cb) : zk.getChildren(path, cb)))
-      )[0]!,
-    data: async (path: string) => {
-      const [data, stat] = await call<unknown>((cb) => zk.getData(path, cb));
-      return { data: data as Buffer | undefined, stat: stat as { version: number; ephemeralOwner: Buffer } };
-    },
-    close: () => zk.close(),
-  };
 }
 
 describe('the ZooKeeper-compatible view', () => {

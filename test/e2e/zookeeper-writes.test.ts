@@ -6,8 +6,8 @@
 import { type InProcessCluster, startCluster } from '@kbroker/broker';
 import { Kbroker } from '@kbroker/client';
 import { waitFor } from '@kbroker/raft/testing';
-import zookeeper from 'node-zookeeper-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { zkConnect } from './helpers/zk.js';
 
 let cluster: InProcessCluster;
 let client: Kbroker;
@@ -26,39 +26,6 @@ function zkAddress(nodeId: number): string {
   const a = cluster.node(nodeId).node?.zookeeperAddress();
   if (a === undefined) throw new Error(`node ${nodeId} serves no zookeeper view`);
   return a;
-}
-
-type Stat = { version: number };
-
-async function zkConnect(address: string) {
-  const zk = zookeeper.createClient(address, { sessionTimeout: 10_000, retries: 0 });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no zookeeper session with ${address}`)), 10_000);
-    zk.once('connected', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    zk.connect();
-  });
-  const call = <T>(fn: (cb: (err: Error | null, ...r: unknown[]) => void) => void): Promise<T[]> =>
-    new Promise((resolve, reject) => fn((err, ...r) => (err ? reject(err) : resolve(r as T[]))));
-  // null: a znode without data (as Kafka's deletion and election requests may be).
-  const json = (v: unknown) =>
-    (v === null ? null : Buffer.from(typeof v === 'string' ? v : JSON.stringify(v))) as Buffer;
-  return {
-    zk,
-    children: async (path: string) => (await call<string[]>((cb) => zk.getChildren(path, cb)))[0]!,
-    exists: async (path: string) => (await call<Stat | null>((cb) => zk.exists(path, cb)))[0] ?? null,
-    data: async (path: string) => {
-      const [data, stat] = await call<unknown>((cb) => zk.getData(path, cb));
-      return { data: data as Buffer | undefined, stat: stat as Stat };
-    },
-    create: async (path: string, data: unknown) =>
-      (await call<string>((cb) => zk.create(path, json(data), cb)))[0]!,
-    setData: async (path: string, data: unknown, version = -1) =>
-      (await call<Stat>((cb) => zk.setData(path, json(data), version, cb)))[0]!,
-    close: () => zk.close(),
-  };
 }
 
 /** The ZooKeeper error code a promise rejects with. */

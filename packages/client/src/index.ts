@@ -6,7 +6,7 @@
  * const kbroker = new Kbroker({ brokers: ['127.0.0.1:9092'] });
  * const admin = kbroker.admin();
  * await admin.createTopics({ topics: [{ topic: 'events', numPartitions: 3 }] });
- * for await (const event of kbroker.metadata().watch()) console.log(event);
+ * for await (const event of kbroker.metadata().watch()) handle(event);
  * ```
  */
 export type {
