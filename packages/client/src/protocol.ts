@@ -440,6 +440,19 @@ export interface Apis extends ZnodeApis {
     };
     res: { isCaughtUp: boolean; isFenced: boolean; inControlledShutdown: boolean; shouldShutDown: boolean };
   };
+  // ---- ZooKeeper sessions of the ZooKeeper-compatible view (broker -> controller) ---------------
+  /** Session ids are 16 lower-case hex digits, passwords 32; `offset`: where the change committed. */
+  zkSessionCreate: {
+    req: { ownerId: number; timeoutMs: number };
+    res: { sessionId: string; password: string; timeoutMs: number; offset: number };
+  };
+  zkSessionAttach: {
+    req: { sessionId: string; password: string; ownerId: number; timeoutMs: number };
+    res: { valid: boolean; offset: number };
+  };
+  zkSessionClose: { req: { sessionId: string }; res: { offset: number } };
+  /** The sessions a broker's clients were heard on since its last report; `unknown`: not alive. */
+  zkSessionHeartbeat: { req: { ownerId: number; sessionIds: readonly string[] }; res: { unknown: string[] } };
   alterPartition: {
     req: {
       brokerId: number;
@@ -472,6 +485,10 @@ export const CONTROLLER_APIS: ReadonlySet<ApiName> = new Set<ApiName>([
   'electLeaders',
   'registerBroker',
   'brokerHeartbeat',
+  'zkSessionCreate',
+  'zkSessionAttach',
+  'zkSessionClose',
+  'zkSessionHeartbeat',
   'alterPartition',
   'describeQuorum',
   'addVoter',
@@ -492,4 +509,7 @@ export const IDEMPOTENT_APIS: ReadonlySet<ApiName> = new Set<ApiName>([
   'commitOffsets',
   'alterConfigs',
   'electLeaders',
+  'zkSessionAttach',
+  'zkSessionClose',
+  'zkSessionHeartbeat',
 ]);

@@ -21,6 +21,7 @@ export {
   QuorumController,
 } from './controller/quorum-controller.js';
 export { MAX_TOPIC_NAME_LENGTH, validateTopicName } from './controller/topic-names.js';
+export { formatSessionId } from './controller/zk-sessions.js';
 export * from './image/index.js';
 export * from './queries.js';
 export * from './records.js';

@@ -23,6 +23,8 @@ export const RecordType = {
   OffsetDelete: 12,
   NoOp: 13,
   RegisterController: 14,
+  ZkSession: 15,
+  ZkSessionEnd: 16,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
@@ -42,6 +44,8 @@ export const RECORD_VERSIONS: Readonly<Record<RecordType, number>> = {
   12: 0,
   13: 0,
   14: 0,
+  15: 0,
+  16: 0,
 };
 
 /** `-1`: no leader. */
@@ -202,6 +206,33 @@ export interface RegisterControllerRecord {
   readonly endpoints: readonly Endpoint[];
 }
 
+/**
+ * A ZooKeeper session of the ZooKeeper-compatible view, created or taken over by a broker. Sessions
+ * belong to the cluster (as in a ZooKeeper ensemble, where the leader logs createSession): a client
+ * that reconnects to another broker keeps its session, and that broker becomes its owner. Liveness is
+ * not logged: the active controller expires a session its owner stopped reporting (ZkSessionEnd).
+ */
+export interface ZkSessionRecord {
+  readonly type: typeof RecordType.ZkSession;
+  readonly version: 0;
+  /** The 64-bit session id as 16 lower-case hex digits (a JS number cannot hold every id). */
+  readonly sessionId: string;
+  /** The 16-byte password a client presents to reattach, as 32 hex digits. */
+  readonly password: string;
+  /** The negotiated session timeout. */
+  readonly timeoutMs: number;
+  /** The node whose ZooKeeper listener serves the session's connection. */
+  readonly ownerId: number;
+}
+
+export interface ZkSessionEndRecord {
+  readonly type: typeof RecordType.ZkSessionEnd;
+  readonly version: 0;
+  readonly sessionId: string;
+  /** `expired`: its owner stopped reporting it for a timeout; `closed`: the client closed it. */
+  readonly reason: 'expired' | 'closed';
+}
+
 export type MetadataRecord =
   | ClusterRecord
   | FeatureLevelRecord
@@ -216,7 +247,9 @@ export type MetadataRecord =
   | OffsetCommitRecord
   | OffsetDeleteRecord
   | NoOpRecord
-  | RegisterControllerRecord;
+  | RegisterControllerRecord
+  | ZkSessionRecord
+  | ZkSessionEndRecord;
 
 /** The records of one controller operation: one Raft entry, applied atomically. */
 export interface RecordBatch {

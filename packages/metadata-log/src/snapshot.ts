@@ -35,6 +35,7 @@ import type {
   ControllerRegistration,
   PartitionRegistration,
 } from './image/types.js';
+import { ZkSessionsDelta, ZkSessionsImageImpl } from './image/zk-sessions.js';
 import {
   type ClusterRecord,
   type ConfigRecord,
@@ -47,6 +48,7 @@ import {
   RecordType,
   type RegisterBrokerRecord,
   type TopicRecord,
+  type ZkSessionRecord,
 } from './records.js';
 
 /** The snapshot format this build writes and the newest it reads. */
@@ -239,6 +241,16 @@ function* snapshotRecords(image: MetadataImage): Generator<SnapshotRecord> {
         commitVersion: c.version,
       } satisfies SnapCommit;
     }
+  }
+  for (const z of image.zkSessions.sessions()) {
+    yield {
+      type: RecordType.ZkSession,
+      version: 0,
+      sessionId: z.id,
+      password: z.password,
+      timeoutMs: z.timeoutMs,
+      ownerId: z.ownerId,
+    } satisfies ZkSessionRecord;
   }
 }
 
@@ -441,6 +453,7 @@ class ImageLoader {
     string,
     { topics: Map<string, Map<number, CommittedOffset>>; size: number }
   >();
+  private readonly zkSessions = new ZkSessionsDelta(ZkSessionsImageImpl.EMPTY);
 
   add(raw: unknown): void {
     if (typeof raw !== 'object' || raw === null)
@@ -565,6 +578,9 @@ class ImageLoader {
         );
         return;
       }
+      case RecordType.ZkSession:
+        this.zkSessions.replaySession(record);
+        return;
       default:
         throw new SnapshotFormatError(
           `metadata snapshot holds record type ${record.type}, which snapshots never contain`,
@@ -629,7 +645,15 @@ class ImageLoader {
       epoch: header.epoch,
       timestampMs: header.timestampMs,
     });
-    return new MetadataImage(provenance, features, cluster, topics, configs, offsets);
+    return new MetadataImage(
+      provenance,
+      features,
+      cluster,
+      topics,
+      configs,
+      offsets,
+      this.zkSessions.apply(),
+    );
   }
 }
 

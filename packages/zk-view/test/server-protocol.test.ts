@@ -272,11 +272,11 @@ describe('requests', () => {
     const sessions = new InMemorySessionStore();
     const { port } = await startServer({ sessions });
     const { client, response } = await session(port);
-    expect(await sessions.get(response.sessionId)).toBeDefined();
+    expect(sessions.has(response.sessionId)).toBe(true);
     client.request(1, OpCode.closeSession);
     expect((await client.reply()).header).toMatchObject({ xid: 1, err: 0 });
     await client.waitClosed();
-    expect(await sessions.get(response.sessionId)).toBeUndefined();
+    expect(sessions.has(response.sessionId)).toBe(false);
     sessions.dispose();
   });
 
@@ -286,7 +286,7 @@ describe('requests', () => {
     const { client, response } = await session(port, { timeOut: 200 });
     expect(response.timeOut).toBe(200);
     await client.waitClosed(3000);
-    expect(await sessions.get(response.sessionId)).toBeUndefined();
+    expect(sessions.has(response.sessionId)).toBe(false);
     sessions.dispose();
   });
 });

@@ -19,6 +19,7 @@ import { createLogger } from './logger.js';
 import { type Handler, type Handlers, RpcServer } from './rpc-server.js';
 import { nodeHandlers } from './service.js';
 import { PerBatchStateMachine, WatchHub } from './watch-hub.js';
+import { ReplicatedSessionStore } from './zk-sessions.js';
 import { ZkAdminWrites } from './zk-writes.js';
 
 export interface StartNodeOptions {
@@ -298,9 +299,19 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
 
   let zookeeperBound: AddressInfo | undefined;
   let zookeeper: ZooKeeperServer | undefined;
+  let zkSessions: ReplicatedSessionStore | undefined;
   if (config.zookeeperListener !== undefined) {
+    zkSessions = new ReplicatedSessionStore({
+      nodeId: config.nodeId,
+      call: selfCall,
+      metadata,
+      caughtUpTo,
+      requestTimeoutMs: config.requestTimeoutMs,
+      logger: log.child({ component: 'zookeeper' }),
+    });
     zookeeper = new ZooKeeperServer({
       tree: znodes,
+      sessions: zkSessions,
       chroot: config.zookeeperChroot,
       logger: log.child({ component: 'zookeeper' }),
       // Kafka's admin writes (topic creation/deletion, configs, elections, offsets) via the controller.
@@ -335,6 +346,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     controller?.close();
     await http?.close();
     await zookeeper?.close();
+    zkSessions?.dispose();
     znodes.close();
     await rpc.close();
     await pool.close();

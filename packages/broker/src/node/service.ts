@@ -417,6 +417,12 @@ export function nodeHandlers(ctx: ServiceContext): Handlers {
       });
     }),
     brokerHeartbeat: viaController('brokerHeartbeat', (c, body) => c.brokerHeartbeat(body)),
+    zkSessionCreate: viaController('zkSessionCreate', (c, body) => c.createZkSession(body)),
+    zkSessionAttach: viaController('zkSessionAttach', (c, body) => c.attachZkSession(body)),
+    zkSessionClose: viaController('zkSessionClose', (c, body) => c.closeZkSession(body.sessionId)),
+    zkSessionHeartbeat: viaController('zkSessionHeartbeat', (c, body) =>
+      c.zkSessionHeartbeat(body.sessionIds),
+    ),
     alterPartition: viaController('alterPartition', (c, body) =>
       c.alterPartition({ ...body, leaderRecoveryState: 0 }),
     ),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { MetadataImageView } from '../image/types.js';
 import { type ConfigResourceType, type Endpoint, type MetadataRecord, RecordType } from '../records.js';
@@ -19,6 +20,13 @@ import {
   type ControllerResult,
   QuorumController,
 } from './quorum-controller.js';
+import {
+  attachZkSession,
+  createZkSession,
+  endZkSessions,
+  formatSessionId,
+  ZkSessionTracker,
+} from './zk-sessions.js';
 
 export const CONTROLLER_DEFAULTS = {
   /** Kafka's broker.session.timeout.ms. */
@@ -78,6 +86,10 @@ export class MetadataController {
   private readonly nowMs: () => number;
   private readonly random: RandomSource;
   private readonly tracker: BrokerHeartbeatTracker;
+  private readonly zkSessions = new ZkSessionTracker();
+  /** Session ids are (term << 32 | counter): unique, since a term has one controller and it counts up. */
+  private zkSessionTerm = -1;
+  private zkSessionCounter = 0;
   private lastWriteMs = 0;
   private lastPreferredCheckMs = 0;
   private ticking = false;
@@ -96,7 +108,14 @@ export class MetadataController {
       logger: opts.logger,
       writeTimeoutMs: opts.writeTimeoutMs,
     });
-    this.quorum.onActivation((active) => (active ? this.onActive() : this.tracker.clear()));
+    this.quorum.onActivation((active) => {
+      if (active) {
+        this.onActive();
+      } else {
+        this.tracker.clear();
+        this.zkSessions.clear();
+      }
+    });
   }
 
   get heartbeatIntervalMs(): number {
@@ -231,6 +250,71 @@ export class MetadataController {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // ZooKeeper sessions of the ZooKeeper-compatible view
+
+  /** A new session owned by `ownerId`, with an id and a random password chosen here. */
+  createZkSession(req: { ownerId: number; timeoutMs: number }) {
+    return this.write('createZkSession', (image, now) => {
+      const term = this.quorum.epoch();
+      if (term !== this.zkSessionTerm) {
+        this.zkSessionTerm = term;
+        this.zkSessionCounter = 0;
+      }
+      let sessionId: string;
+      do {
+        sessionId = formatSessionId((BigInt(term) << 32n) | BigInt(++this.zkSessionCounter));
+      } while (image.zkSessions.get(sessionId) !== undefined);
+      const result = createZkSession(image, {
+        sessionId,
+        password: randomBytes(16).toString('hex'),
+        timeoutMs: req.timeoutMs,
+        ownerId: req.ownerId,
+      });
+      this.zkSessions.heard(sessionId, req.timeoutMs, now);
+      const created = result.response as { sessionId: string; password: string; timeoutMs: number };
+      return {
+        records: result.records,
+        response: (_committed: MetadataImageView, offset: number) => ({ ...created, offset }),
+      };
+    });
+  }
+
+  /** A client reconnected to `ownerId` with its session: validates it and moves it there. */
+  attachZkSession(req: { sessionId: string; password: string; ownerId: number; timeoutMs: number }) {
+    return this.write('attachZkSession', (image, now) => {
+      const result = attachZkSession(image, req);
+      const valid = (result.response as { valid: boolean }).valid;
+      if (valid) this.zkSessions.heard(req.sessionId, req.timeoutMs, now);
+      return {
+        records: result.records,
+        response: (_committed: MetadataImageView, offset: number) => ({ valid, offset }),
+      };
+    });
+  }
+
+  /** The client closed its session. */
+  closeZkSession(sessionId: string) {
+    return this.write('closeZkSession', (image) => {
+      this.zkSessions.forget(sessionId);
+      return {
+        records: endZkSessions(image, [sessionId], 'closed'),
+        response: (_committed: MetadataImageView, offset: number) => ({ offset }),
+      };
+    });
+  }
+
+  /**
+   * A broker's batched report of the sessions its clients were heard on. Answers the ids that are not
+   * alive (any more), so the broker can drop their connections.
+   */
+  zkSessionHeartbeat(sessionIds: readonly string[]): Promise<{ unknown: string[] }> {
+    return this.write('zkSessionHeartbeat', (image, now) => ({
+      records: [],
+      response: { unknown: this.zkSessions.touch(image, sessionIds, now) },
+    }));
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Time
 
   /**
@@ -251,6 +335,13 @@ export class MetadataController {
           return { records: h.fenceBroker(image, stale), response: undefined };
         });
       }
+      await this.write('expireZkSessions', (image) => {
+        const expired = this.zkSessions.expired(image, now);
+        if (expired.length === 0) return { records: [], response: undefined };
+        this.opts.logger?.info({ sessions: expired }, 'ZooKeeper sessions expired');
+        for (const id of expired) this.zkSessions.forget(id);
+        return { records: endZkSessions(image, expired, 'expired'), response: undefined };
+      });
       if (
         this.cfg.preferredElectionIntervalMs > 0 &&
         now - this.lastPreferredCheckMs >= this.cfg.preferredElectionIntervalMs
@@ -292,6 +383,7 @@ export class MetadataController {
     void this.quorum
       .run('activate', (image) => {
         for (const b of image.cluster.brokers()) this.tracker.register(b.id, now, b.fenced);
+        this.zkSessions.restart(image, now);
         const records: MetadataRecord[] =
           image.cluster.clusterId === ''
             ? h.bootstrapRecords(this.opts.clusterId, this.opts.features ?? new Map())

@@ -7,3 +7,4 @@ export { Committed, GroupOffsetsImpl, OffsetsDelta, OffsetsImageImpl } from './o
 export { PMap, PMapBuilder } from './pmap.js';
 export { Partition, TopicImageImpl, TopicsDelta, TopicsImageImpl } from './topics.js';
 export type * from './types.js';
+export { ZkSessionsDelta, ZkSessionsImageImpl } from './zk-sessions.js';

@@ -17,6 +17,7 @@ import { FeaturesDelta, FeaturesImageImpl, featuresChanges } from './features.js
 import { OffsetsDelta, OffsetsImageImpl, offsetsChanges } from './offsets.js';
 import { TopicsDelta, TopicsImageImpl, topicsChanges } from './topics.js';
 import type { MetadataChange, MetadataImageView, Provenance } from './types.js';
+import { ZkSessionsDelta, ZkSessionsImageImpl, zkSessionsChanges } from './zk-sessions.js';
 
 export const EMPTY_PROVENANCE: Provenance = Object.freeze({ offset: 0, epoch: 0, timestampMs: 0 });
 
@@ -28,6 +29,7 @@ export class MetadataImage implements MetadataImageView {
     TopicsImageImpl.EMPTY,
     ConfigsImageImpl.EMPTY,
     OffsetsImageImpl.EMPTY,
+    ZkSessionsImageImpl.EMPTY,
   );
 
   constructor(
@@ -37,6 +39,7 @@ export class MetadataImage implements MetadataImageView {
     readonly topics: TopicsImageImpl,
     readonly configs: ConfigsImageImpl,
     readonly offsets: OffsetsImageImpl,
+    readonly zkSessions: ZkSessionsImageImpl = ZkSessionsImageImpl.EMPTY,
   ) {
     Object.freeze(this);
   }
@@ -50,6 +53,7 @@ export class MetadataImage implements MetadataImageView {
       topics: this.topics.toComparable(),
       configs: this.configs.toComparable(),
       offsets: this.offsets.toComparable(),
+      zkSessions: this.zkSessions.toComparable(),
     };
   }
 
@@ -64,7 +68,8 @@ export class MetadataImage implements MetadataImageView {
       same(this.cluster, other.cluster) &&
       same(this.topics, other.topics) &&
       same(this.configs, other.configs) &&
-      same(this.offsets, other.offsets)
+      same(this.offsets, other.offsets) &&
+      same(this.zkSessions, other.zkSessions)
     );
   }
 }
@@ -80,6 +85,7 @@ export class MetadataDelta {
   private topicsDelta: TopicsDelta | undefined;
   private configsDelta: ConfigsDelta | undefined;
   private offsetsDelta: OffsetsDelta | undefined;
+  private zkSessionsDelta: ZkSessionsDelta | undefined;
   private applied: MetadataImage | undefined;
   private records = 0;
 
@@ -111,6 +117,11 @@ export class MetadataDelta {
   private get offsets(): OffsetsDelta {
     this.offsetsDelta ??= new OffsetsDelta(this.image.offsets);
     return this.offsetsDelta;
+  }
+
+  private get zkSessions(): ZkSessionsDelta {
+    this.zkSessionsDelta ??= new ZkSessionsDelta(this.image.zkSessions);
+    return this.zkSessionsDelta;
   }
 
   /** Moves the provenance without records (a Raft NoOp or membership entry); time is unchanged. */
@@ -185,6 +196,12 @@ export class MetadataDelta {
       case RecordType.OffsetDelete:
         this.offsets.replayDelete(record);
         return;
+      case RecordType.ZkSession:
+        this.zkSessions.replaySession(record);
+        return;
+      case RecordType.ZkSessionEnd:
+        this.zkSessions.replayEnd(record);
+        return;
       case RecordType.NoOp:
         return;
       default:
@@ -207,6 +224,7 @@ export class MetadataDelta {
       this.topicsDelta?.apply() ?? base.topics,
       this.configsDelta?.apply() ?? base.configs,
       this.offsetsDelta?.apply() ?? base.offsets,
+      this.zkSessionsDelta?.apply() ?? base.zkSessions,
     );
     return this.applied;
   }
@@ -225,6 +243,7 @@ export class MetadataDelta {
     if (this.topicsDelta) topicsChanges(base.topics, next.topics, this.topicsDelta.touched, out);
     if (this.configsDelta) configsChanges(base.configs, next.configs, this.configsDelta.touched(), out);
     if (this.offsetsDelta) offsetsChanges(base.offsets, next.offsets, this.offsetsDelta.touched, out);
+    if (this.zkSessionsDelta) zkSessionsChanges(base.zkSessions, next.zkSessions, this.zkSessionsDelta, out);
     return out;
   }
 }
@@ -270,5 +289,20 @@ export function diffImages(base: MetadataImage, next: MetadataImage): MetadataCh
     [...next.offsets.groups()].map((g) => g.groupId),
   );
   offsetsChanges(base.offsets, next.offsets, groupIds, out);
+  const sessions = new ZkSessionsDelta(base.zkSessions);
+  for (const s of next.zkSessions.sessions())
+    sessions.replaySession({
+      type: RecordType.ZkSession,
+      version: 0,
+      sessionId: s.id,
+      password: s.password,
+      timeoutMs: s.timeoutMs,
+      ownerId: s.ownerId,
+    });
+  for (const s of base.zkSessions.sessions()) {
+    if (next.zkSessions.get(s.id) === undefined)
+      sessions.replayEnd({ type: RecordType.ZkSessionEnd, version: 0, sessionId: s.id, reason: 'closed' });
+  }
+  zkSessionsChanges(base.zkSessions, next.zkSessions, sessions, out);
   return out;
 }

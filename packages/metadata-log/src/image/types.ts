@@ -125,6 +125,22 @@ export interface FeaturesImage {
   all(): ReadonlyMap<string, number>;
 }
 
+/** A live ZooKeeper session of the ZooKeeper-compatible view (see ZkSessionRecord). */
+export interface ZkSession {
+  /** 16 lower-case hex digits. */
+  readonly id: string;
+  /** 32 hex digits. */
+  readonly password: string;
+  readonly timeoutMs: number;
+  readonly ownerId: number;
+}
+
+export interface ZkSessionsImage {
+  get(sessionId: string): ZkSession | undefined;
+  sessions(): IterableIterator<ZkSession>;
+  readonly count: number;
+}
+
 export interface MetadataImageView {
   readonly provenance: Provenance;
   readonly features: FeaturesImage;
@@ -132,6 +148,7 @@ export interface MetadataImageView {
   readonly topics: TopicsImage;
   readonly configs: ConfigsImage;
   readonly offsets: OffsetsImage;
+  readonly zkSessions: ZkSessionsImage;
 }
 
 /** Change events derived from a delta, for listeners (broker reactions, watches, the ZooKeeper view). */
@@ -176,4 +193,6 @@ export type MetadataChange =
       readonly value: string | null;
     }
   | { readonly kind: 'offsets-committed'; readonly groupId: string; readonly partitions: number }
-  | { readonly kind: 'offsets-deleted'; readonly groupId: string };
+  | { readonly kind: 'offsets-deleted'; readonly groupId: string }
+  | { readonly kind: 'zk-session'; readonly sessionId: string; readonly ownerId: number }
+  | { readonly kind: 'zk-session-ended'; readonly sessionId: string; readonly reason: 'expired' | 'closed' };

@@ -330,27 +330,37 @@ export class Connection {
     if (this.closed()) return;
     const timeoutMs = Math.min(host.maxSessionTimeoutMs, Math.max(host.minSessionTimeoutMs, req.timeOut));
     let session: SessionRecord | undefined;
-    if (req.sessionId === 0n) {
-      session = await host.sessions.create(timeoutMs);
-      host.logger.debug({ remote: this.remote, sessionId: hex(session.id), timeoutMs }, 'zk session created');
-    } else {
-      const existing = await host.sessions.get(req.sessionId);
-      if (existing === undefined || !sameBytes(existing.password, req.passwd)) {
-        host.logger.info(
-          { remote: this.remote, sessionId: hex(req.sessionId), known: existing !== undefined },
-          'zk invalid session: expired, closed or wrong password',
-        );
-        if (!this.closed()) {
-          this.sendConnectResponse(0, 0n, ZERO_PASSWORD, req.readOnly !== undefined);
-          this.state = 'closed';
-          this.socket.end();
-          this.cleanup();
-        }
-        return;
-      }
-      host.sessions.touch(existing.id, { timeoutMs });
-      session = { ...existing, timeoutMs };
+    try {
+      session =
+        req.sessionId === 0n
+          ? await host.sessions.create(timeoutMs)
+          : await host.sessions.reattach(req.sessionId, req.passwd ?? NO_PASSWORD, timeoutMs);
+    } catch (err) {
+      // Like a ZooKeeper server outside the quorum: drop the connection, the client tries another.
+      host.logger.warn(
+        { remote: this.remote, sessionId: hex(req.sessionId), err: String(err) },
+        'zk session request failed; closing the connection so the client retries',
+      );
+      this.destroy('session store unavailable');
+      return;
     }
+    if (session === undefined) {
+      host.logger.info(
+        { remote: this.remote, sessionId: hex(req.sessionId) },
+        'zk invalid session: expired, closed or wrong password',
+      );
+      if (!this.closed()) {
+        this.sendConnectResponse(0, 0n, ZERO_PASSWORD, req.readOnly !== undefined);
+        this.state = 'closed';
+        this.socket.end();
+        this.cleanup();
+      }
+      return;
+    }
+    host.logger.debug(
+      { remote: this.remote, sessionId: hex(session.id), timeoutMs },
+      req.sessionId === 0n ? 'zk session created' : 'zk session reattached',
+    );
     if (this.closed()) return;
     this.sessionIdValue = session.id;
     this.timeoutMs = timeoutMs;
@@ -394,7 +404,7 @@ export class Connection {
     const xid = frame.readInt32BE(0);
     const type = frame.readInt32BE(4);
     const r = new JuteReader(frame, this.host.maxBufferBytes, 8);
-    this.host.sessions.touch(this.sessionIdValue, { lastZxidSeen: this.host.view().zxid });
+    this.host.sessions.touch(this.sessionIdValue);
     let out: Reply | Promise<Reply | null> | null;
     try {
       out = this.dispatch(xid, type, r);
@@ -918,12 +928,8 @@ function countDescendants(view: ClientView, path: string): number {
   return total;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array | null): boolean {
-  if (b === null || a.byteLength !== b.byteLength) return false;
-  let diff = 0;
-  for (let i = 0; i < a.byteLength; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
+/** A connect request without a password can match no session. */
+const NO_PASSWORD = new Uint8Array(0);
 
 export function hex(n: bigint): string {
   return `0x${BigInt.asUintN(64, n).toString(16)}`;

@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
 
+/** Constant-time comparison of equal-length byte strings; different lengths never match. */
+function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
 /** A ZooKeeper session: it belongs to the cluster, not to the connection or the broker serving it. */
 export interface SessionRecord {
   readonly id: bigint;
@@ -7,31 +15,38 @@ export interface SessionRecord {
   readonly password: Uint8Array;
   /** The negotiated timeout; silence for this long expires the session. */
   readonly timeoutMs: number;
-  /** The highest zxid the session has been sent (ReplyHeader.zxid). */
-  readonly lastZxidSeen: bigint;
 }
 
-export type SessionEndReason = 'expired' | 'closed';
+/**
+ * Why a session stopped being served here: `expired` and `closed` end it; `moved` means its client
+ * reconnected to another server, which now owns it (ZooKeeper's SESSIONMOVED).
+ */
+export type SessionEndReason = 'expired' | 'closed' | 'moved';
 
 /**
- * Where sessions live. The in-memory store below serves one broker; the lead can back this with the
- * replicated metadata log so a client that reconnects to another broker keeps its session (and its
- * password check). Methods that need agreement return promises; `touch` is fire-and-forget so an
- * implementation can batch liveness the way ZooKeeper followers batch pings to the leader.
+ * Where sessions live. The in-memory store below serves one process; a broker backs this with the
+ * replicated metadata log, so a client that reconnects to another broker keeps its session.
+ * Methods that need agreement return promises and resolve once this server can serve the outcome;
+ * `touch` is fire-and-forget so an implementation can batch liveness the way ZooKeeper followers
+ * batch session touches into their pings to the leader.
  */
 export interface SessionStore {
-  /** Creates a session with a fresh id and password. */
+  /** Creates a session with a fresh id and password, owned by this server. */
   create(timeoutMs: number): Promise<SessionRecord>;
-  /** The live session with this id, or undefined when unknown, closed or expired. */
-  get(id: bigint): Promise<SessionRecord | undefined>;
   /**
-   * The client was heard from: postpones expiry by the session's timeout. `update` carries a newly
-   * negotiated timeout (on reconnect) and the last zxid sent to the client.
+   * A client reconnects with its session: resolves with the session (now owned by this server, with
+   * the newly negotiated timeout), or undefined when it is unknown, closed, expired or the password
+   * is wrong.
    */
-  touch(id: bigint, update?: { readonly timeoutMs?: number; readonly lastZxidSeen?: bigint }): void;
+  reattach(id: bigint, password: Uint8Array, timeoutMs: number): Promise<SessionRecord | undefined>;
+  /** The client was heard from: postpones expiry by the session's timeout. */
+  touch(id: bigint): void;
   /** Ends the session now (closeSession). Unknown ids are ignored. */
   close(id: bigint): Promise<void>;
-  /** Called whenever a session ends, whichever broker ended it. Returns an unsubscribe function. */
+  /**
+   * Called when a session ends or moves to another server, whichever server caused it. Returns an
+   * unsubscribe function.
+   */
   onEnd(listener: (id: bigint, reason: SessionEndReason) => void): () => void;
 }
 
@@ -72,34 +87,27 @@ export class InMemorySessionStore implements SessionStore {
       id: this.nextId++,
       password: new Uint8Array(randomBytes(16)),
       timeoutMs,
-      lastZxidSeen: 0n,
     };
     this.sessions.set(record.id, { record, deadline: this.now() + timeoutMs });
     return record;
   }
 
-  async get(id: bigint): Promise<SessionRecord | undefined> {
+  async reattach(id: bigint, password: Uint8Array, timeoutMs: number): Promise<SessionRecord | undefined> {
     const e = this.sessions.get(id);
     if (e === undefined) return undefined;
     if (e.deadline <= this.now()) {
       this.end(id, 'expired');
       return undefined;
     }
+    if (!timingSafeEqual(e.record.password, password)) return undefined;
+    if (e.record.timeoutMs !== timeoutMs) e.record = { ...e.record, timeoutMs };
+    e.deadline = this.now() + timeoutMs;
     return e.record;
   }
 
-  touch(id: bigint, update?: { readonly timeoutMs?: number; readonly lastZxidSeen?: bigint }): void {
+  touch(id: bigint): void {
     const e = this.sessions.get(id);
-    if (e === undefined) return;
-    if (update !== undefined) {
-      const timeoutMs = update.timeoutMs ?? e.record.timeoutMs;
-      const seen = update.lastZxidSeen;
-      const lastZxidSeen = seen !== undefined && seen > e.record.lastZxidSeen ? seen : e.record.lastZxidSeen;
-      if (timeoutMs !== e.record.timeoutMs || lastZxidSeen !== e.record.lastZxidSeen) {
-        e.record = { ...e.record, timeoutMs, lastZxidSeen };
-      }
-    }
-    e.deadline = this.now() + e.record.timeoutMs;
+    if (e !== undefined) e.deadline = this.now() + e.record.timeoutMs;
   }
 
   async close(id: bigint): Promise<void> {
@@ -109,6 +117,12 @@ export class InMemorySessionStore implements SessionStore {
   onEnd(listener: (id: bigint, reason: SessionEndReason) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Whether the session is alive (not ended, not past its deadline). */
+  has(id: bigint): boolean {
+    const e = this.sessions.get(id);
+    return e !== undefined && e.deadline > this.now();
   }
 
   /** Live sessions (for four-letter words and tests). */
