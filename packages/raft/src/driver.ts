@@ -13,6 +13,7 @@ import {
   type SnapshotMeta,
 } from './core/types.js';
 import {
+  LeadershipLostError,
   MembershipChangeError,
   NodeStoppedError,
   NotLeaderError,
@@ -597,6 +598,7 @@ export class RaftNode extends EventEmitter {
   private onSoftState(leaderId: NodeId, term: number, role: Role): void {
     const prev = this.lastSoft;
     this.lastSoft = { leaderId, term, role };
+    if (prev.role === 'leader' && role !== 'leader') this.failUncommitted(prev.term);
     if (prev.leaderId !== leaderId || prev.role !== role) {
       if (role === 'leader') this.log.info({ term }, 'elected leader');
       else if (leaderId !== prev.leaderId && leaderId !== 0)
@@ -611,6 +613,24 @@ export class RaftNode extends EventEmitter {
       if (m.type === MessageType.Snapshot) void this.streamSnapshot(m);
       else this.opts.transport.send(m.to, { k: 'raft', m });
     }
+  }
+
+  /**
+   * Leadership was lost: proposals not known to be committed and unconfirmed reads would otherwise wait
+   * for their timeout (a deposed leader cut off from the quorum learns nothing more), so callers learn
+   * now and can retry with the new leader. Committed proposals still resolve when applied.
+   */
+  private failUncommitted(term: number): void {
+    const commitIndex = this.core.status().commit;
+    for (const [requestId, p] of this.proposals) {
+      if (p.index === 0 || p.index > commitIndex) this.failProposal(requestId, new LeadershipLostError(term));
+    }
+    for (const [requestId, read] of this.reads) {
+      this.reads.delete(requestId);
+      clearTimeout(read.timer);
+      read.reject(new LeadershipLostError(term));
+    }
+    // Reads whose index a quorum already confirmed stay valid: they complete once applied.
   }
 
   private failProposal(requestId: number, err: Error): void {

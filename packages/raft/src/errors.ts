@@ -35,6 +35,20 @@ export class ProposalDroppedError extends RaftError {
   }
 }
 
+/**
+ * This node stopped leading before the proposal committed. Its outcome is unknown: the next leader may
+ * still commit the entry (as hashicorp/raft's ErrLeadershipLost). Retry only what is safe to repeat.
+ */
+export class LeadershipLostError extends RaftError {
+  constructor(term: number) {
+    super(
+      'LEADERSHIP_LOST',
+      `leadership of term ${term} was lost before the proposal committed; it may still commit under the next leader`,
+      true,
+    );
+  }
+}
+
 export class RaftTimeoutError extends RaftError {
   constructor(what: string, timeoutMs: number) {
     super('REQUEST_TIMED_OUT', `${what} timed out after ${timeoutMs} ms`, true);

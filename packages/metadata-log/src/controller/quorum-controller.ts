@@ -334,6 +334,13 @@ function toControllerError(err: unknown, leaderId: number): ControllerError {
       leaderId,
     });
   }
+  if (code === 'LEADERSHIP_LOST') {
+    // Outcome unknown (the next leader may commit it): NOT_CONTROLLER sends the client to the new
+    // controller, and the client repeats only requests that are safe to repeat.
+    return new ControllerError('NOT_CONTROLLER', `the outcome is unknown: ${(err as Error).message}`, {
+      leaderId,
+    });
+  }
   if (code === 'REQUEST_TIMED_OUT') {
     return new ControllerError('REQUEST_TIMED_OUT', `the write timed out: ${(err as Error).message}`);
   }

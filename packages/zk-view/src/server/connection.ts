@@ -130,6 +130,8 @@ export class Connection {
   private busy = false;
   private corked = false;
   private sessionIdValue = 0n;
+  /** The session was taken over by another server (see markMoved). */
+  private moved = false;
   private timeoutMs: number;
   private lastHeard = Date.now();
   private idleTimer: NodeJS.Timeout | undefined;
@@ -171,6 +173,20 @@ export class Connection {
 
   get isConnected(): boolean {
     return this.state === 'connected';
+  }
+
+  /**
+   * The session moved to another server. As a ZooKeeper server whose session moved, this one keeps
+   * serving the old connection's reads and watches, and closes it on its next write (ZooKeeper's
+   * SessionMovedException closes the connection rather than answering).
+   */
+  markMoved(): void {
+    if (this.state === 'closed' || this.moved) return;
+    this.moved = true;
+    this.host.logger.debug(
+      { remote: this.remote, sessionId: hex(this.sessionIdValue) },
+      'zk session moved away',
+    );
   }
 
   /** Drops the connection (the session lives on). */
@@ -555,12 +571,13 @@ export class Connection {
       case OpCode.closeSession:
         return this.closeSession();
       case OpCode.multi:
+        if (this.moved) return this.closeMoved(type);
         return this.multi(r);
       case OpCode.reconfig:
         this.host.logger.info({ remote: this.remote }, 'zk reconfig refused: the ensemble is kbroker');
         return { err: ErrorCode.RECONFIGDISABLED };
       default:
-        if (WRITE_OPS.has(type)) return this.writeOne(type, r);
+        if (WRITE_OPS.has(type)) return this.moved ? this.closeMoved(type) : this.writeOne(type, r);
         this.host.logger.warn({ remote: this.remote, xid, type }, 'zk unknown request type');
         return { err: ErrorCode.UNIMPLEMENTED };
     }
@@ -682,6 +699,16 @@ export class Connection {
     }
     for (const path of sw.persistentWatches) watches.add(this, 'persistent', path);
     for (const path of sw.persistentRecursiveWatches) watches.add(this, 'recursive', path);
+  }
+
+  /** A write on a connection whose session moved away: closed unanswered, as ZooKeeper does. */
+  private closeMoved(type: number): null {
+    this.host.logger.info(
+      { remote: this.remote, sessionId: hex(this.sessionIdValue), type },
+      'zk write on a connection whose session moved to another server; closing it',
+    );
+    this.destroy('session moved');
+    return null;
   }
 
   private async closeSession(): Promise<Reply> {

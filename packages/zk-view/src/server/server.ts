@@ -114,7 +114,9 @@ export class ZooKeeperServer {
     this.unsubscribeTree = options.tree.onChange((snapshot, changes) => this.onTreeChange(snapshot, changes));
     this.unsubscribeSessions = this.sessions.onEnd((id, reason) => {
       const conn = this.bySession.get(id);
-      if (conn !== undefined) conn.destroy(`session ${reason}`);
+      if (conn === undefined) return;
+      if (reason === 'moved') conn.markMoved();
+      else conn.destroy(`session ${reason}`);
     });
   }
 
