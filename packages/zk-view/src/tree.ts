@@ -43,6 +43,12 @@ export interface MetadataZnodeTreeOptions {
    * absent: unknown, and the tree shows no `/controller`.
    */
   readonly controllerId?: () => number;
+  /**
+   * The Raft term of that controller. A new controller takes office with the first entry of its term:
+   * until the image reaches that term, the tree keeps showing the previous one, so `/controller` never
+   * pairs the new controller with the old epoch (and changes once per election).
+   */
+  readonly controllerEpoch?: () => number;
   /** A throwing listener must not stop the others or the tree; default: rethrown from a microtask. */
   readonly onListenerError?: (err: unknown) => void;
 }
@@ -176,11 +182,15 @@ export class MetadataZnodeTree implements ZnodeTree {
     const epoch = image.provenance.epoch;
     const c = this.controller;
     if (c !== undefined && c.id === id && c.epoch === epoch) return c;
+    const term = this.options.controllerEpoch?.();
+    if (term !== undefined && term > epoch) return c;
     return Object.freeze({
       id,
       epoch,
       sinceOffset: image.provenance.offset,
-      sinceTimeMs: image.provenance.timestampMs,
+      // A term's first entry is a Raft no-op without a time, so the image's time is the last batch's;
+      // before any batch (a new cluster's first controller) there is none: the time it is seen.
+      sinceTimeMs: image.provenance.timestampMs || Date.now(),
     });
   }
 
