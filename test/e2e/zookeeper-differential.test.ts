@@ -196,4 +196,177 @@ describe.skipIf(unavailable !== undefined)('kbroker and a real ZooKeeper, same m
     d.expectSame(p);
     await d.closePair(p);
   });
+
+  it('one-shot watches fire the same on topic creation and deletion, config changes and offset commits', async () => {
+    const w = await d.pair('watcher');
+    const writer = await d.pair('writer');
+    const arm = () =>
+      w.do(async (s) => {
+        await s.getChildren('/brokers/topics', true);
+        await s.exists('/brokers/topics/fresh', true);
+        await s.exists('/config/topics/fresh', true);
+        await s.getChildren('/config/topics', true);
+        await s.exists('/brokers/topics/fresh/partitions/1/state', true);
+        await s.getData('/config/topics/orders', true);
+        await s.getData('/consumers/g1/offsets/orders/0', true);
+        await s.exists('/consumers/g1/offsets/orders/1', true);
+        await s.getChildren('/consumers/g1/offsets/orders', true);
+      });
+    await arm();
+    // A topic created through the Kafka API (the admin path writes its config, then its assignment).
+    await d.client.admin().createTopics({
+      topics: [
+        { topic: 'fresh', replicaAssignment: [0, 1].map((p) => ({ partition: p, replicas: [a, b] })) },
+      ],
+    });
+    await d.settle((img) => img.topics.byName('fresh') !== undefined, 'topic fresh');
+    await w.do((s) => s.getData('/brokers/topics/fresh/partitions/1/state'));
+    // A config change and offset commits as Kafka's tools made them, with the versions each side gives.
+    await writer.do(async (s) => {
+      const cfg = await s.getData('/config/topics/orders');
+      await s.setData(
+        '/config/topics/orders',
+        JSON.stringify({ version: 1, config: { 'retention.ms': '1000' } }),
+        cfg.stat!.version,
+      );
+      await s.create('/consumers/g1/offsets/orders/1', '5');
+      const off = await s.getData('/consumers/g1/offsets/orders/0');
+      await s.setData('/consumers/g1/offsets/orders/0', '43', off.stat!.version);
+    });
+    await d.settle();
+    await w.do((s) => s.getData('/config/topics/orders'));
+    await w.do((s) => s.getData('/consumers/g1/offsets/orders/0'));
+    await w.do((s) => s.getData('/consumers/g1/offsets/orders/1'));
+    // A commit through the Kafka API.
+    await w.do((s) => s.getData('/consumers/g1/offsets/orders/1', true));
+    await d.client.offsets().commit('g1', [{ topic: 'orders', partition: 1, offset: 9 }]);
+    await d.settle((img) => img.offsets.group('g1')?.get('orders', 1)?.offset === 9, 'the commit');
+    await w.do((s) => s.getData('/consumers/g1/offsets/orders/1'));
+    // Deletion through /admin/delete_topics (the controller deletes the znodes, then the marker).
+    await arm();
+    await w.do((s) => s.getData('/brokers/topics/fresh/partitions/0/state', true));
+    await writer.do((s) => s.create('/admin/delete_topics/fresh', null));
+    await d.settle((img) => img.topics.byName('fresh') === undefined, 'topic fresh deleted');
+    await writer.do((s) => s.exists('/admin/delete_topics/fresh'));
+    await w.do((s) => s.getChildren('/brokers/topics'));
+    d.expectSame(w);
+    d.expectSame(writer);
+    await d.closePair(w);
+    await d.closePair(writer);
+  });
+
+  it('admin writes ZooKeeper would refuse get its error codes; good ones its versions', async () => {
+    const p = await d.pair('admin writes');
+    const assignment = JSON.stringify({ version: 1, partitions: { 0: [a, b] } });
+    await p.do(async (s) => {
+      await s.create('/brokers/topics/orders', assignment);
+      await s.create('/brokers/topics/nope/partitions', null);
+      await s.create('/brokers/ids/1/child', null);
+      await s.setData('/config/topics/orders', '{"version":1,"config":{}}', 99);
+      await s.setData('/config/topics/nope', '{"version":1,"config":{}}', -1);
+      await s.setData('/consumers/g1/offsets/orders/0', '1', 99);
+      await s.setData('/consumers/g1/offsets/orders/7', '1', -1);
+      await s.create('/consumers/g1/offsets/orders/0', '1');
+      await s.create('/admin/delete_topics', null);
+      await s.create('/brokers', null);
+      await s.delete('/brokers/topics/orders', 99);
+      await s.delete('/brokers/topics/orders', -1);
+      await s.delete('/brokers/topics/nope', -1);
+      await s.delete('/config/topics/nope', 0);
+      await s.create('/admin/delete_topics/nope', null);
+      await s.multi([
+        { op: 'check', path: '/config/topics/orders', version: 99 },
+        { op: 'setData', path: '/config/topics/orders', data: '{"version":1,"config":{}}', version: -1 },
+      ]);
+      await s.multi([
+        { op: 'check', path: '/nope', version: -1 },
+        { op: 'create', path: '/consumers/g1/offsets/orders/2', data: '1' },
+      ]);
+      // Good ones: the versions move as ZooKeeper's.
+      const cfg = await s.getData('/config/topics/payments');
+      await s.setData(
+        '/config/topics/payments',
+        '{"version":1,"config":{"cleanup.policy":"compact"}}',
+        cfg.stat!.version,
+      );
+      await s.setData('/config/topics/payments', '{"version":1,"config":{}}', cfg.stat!.version);
+      await s.setData('/config/topics/payments', '{"version":1,"config":{}}', -1);
+      await s.multi([
+        { op: 'check', path: '/brokers/topics/payments', version: 0 },
+        { op: 'setData', path: '/consumers/g1/offsets/orders/2', data: '8', version: 0 },
+      ]);
+    });
+    await d.settle();
+    await p.do((s) => s.getData('/config/topics/payments'));
+    await p.do((s) => s.getData('/consumers/g1/offsets/orders/2'));
+    await p.do((s) => s.getChildren('/admin/delete_topics'));
+    d.expectSame(p);
+    await d.closePair(p);
+  });
+
+  it('persistent and persistent-recursive watches over /brokers see the same events in the same order', async () => {
+    const p = await d.pair('persistent');
+    await p.do((s) => s.addWatch('/brokers', 1));
+    await p.do((s) => s.addWatch('/brokers/topics', 0));
+    await p.do((s) => s.addWatch('/brokers/topics/wide/partitions', 0));
+    await p.do((s) => s.addWatch('/brokers/topics/wide/partitions/0/state', 0));
+    await d.client.admin().createTopics({
+      topics: [
+        { topic: 'wide', replicaAssignment: [0, 1, 2].map((q) => ({ partition: q, replicas: [b, a] })) },
+      ],
+    });
+    await d.settle((img) => img.topics.byName('wide') !== undefined, 'topic wide');
+    await p.do((s) => s.getChildren('/brokers/topics/wide/partitions'));
+    // A leader change: the preferred leader's broker fenced, the partition moves and back.
+    await d.client.admin().deleteTopics({ topics: ['wide'] });
+    await d.settle((img) => img.topics.byName('wide') === undefined, 'topic wide deleted');
+    await p.do((s) => s.getChildren('/brokers/topics'));
+    d.expectSame(p);
+    await d.closePair(p);
+  });
+
+  it('child watches on /brokers/ids while a broker is fenced and returns', async () => {
+    const p = await d.pair('fencing');
+    const v = d.victim;
+    const arm = () =>
+      p.do(async (s) => {
+        await s.getChildren('/brokers/ids', true);
+        await s.exists(`/brokers/ids/${v}`, true);
+      });
+    await arm();
+    await p.do((s) => s.getData(`/brokers/ids/${v}`, true));
+    await p.do((s) => s.addWatch(`/brokers/ids/${v}`, 0));
+    await d.cluster.killNode(v);
+    await d.settle((img) => img.cluster.broker(v)?.fenced === true, `broker ${v} fenced`);
+    await p.do((s) => s.getChildren('/brokers/ids'));
+    await p.do((s) => s.exists(`/brokers/ids/${v}`));
+    await arm();
+    await d.cluster.restartNode(v);
+    await d.settle((img) => img.cluster.broker(v)?.fenced === false, `broker ${v} back`);
+    await p.do((s) => s.getChildren('/brokers/ids'));
+    await p.do((s) => s.getData(`/brokers/ids/${v}`));
+    d.expectSame(p);
+    await d.closePair(p);
+  });
+
+  it('a client chroot (/brokers seen as /): paths, events and created paths relative to it', async () => {
+    const p = await d.pair('client chroot', '/brokers');
+    await p.do((s) => s.getChildren('/', true));
+    await p.do((s) => s.getData('/topics/orders'));
+    await p.do((s) => s.exists('/topics/chrooted', true));
+    await p.do((s) => s.sync('/topics'));
+    await p.do((s) => s.create('/topics/orders', null));
+    await p.do((s) =>
+      s.multiRead([
+        { op: 'children', path: '/ids' },
+        { op: 'data', path: '/nope' },
+      ]),
+    );
+    await d.client.admin().createTopics({
+      topics: [{ topic: 'chrooted', replicaAssignment: [{ partition: 0, replicas: [a] }] }],
+    });
+    await d.settle((img) => img.topics.byName('chrooted') !== undefined, 'topic chrooted');
+    d.expectSame(p);
+    await d.closePair(p);
+  });
 });

@@ -94,10 +94,6 @@ export class KafkaOnZooKeeper {
   private main!: ZkSession;
   private readonly brokers = new Map<number, { session: ZkSession; epoch: number }>();
   private readonly topics = new Map<string, TopicState>();
-  /** Config entity -> the version written (each alteration is one setData). */
-  private readonly configs = new Map<string, number>();
-  /** Offset znode -> the version written (each commit is one setData). */
-  private readonly offsets = new Map<string, number>();
   private controller: Controller | undefined;
 
   constructor(
@@ -240,7 +236,6 @@ export class KafkaOnZooKeeper {
       await this.must(this.main.delete(`/brokers/topics/${name}/partitions`, -1));
       await this.must(this.main.delete(`/brokers/topics/${name}`, -1));
       await this.must(this.main.delete(`/config/topics/${name}`, -1), ErrorCode.NONODE);
-      this.configs.delete(`/config/topics/${name}`);
       await this.must(this.main.delete(`/admin/delete_topics/${name}`, -1), ErrorCode.NONODE);
       this.topics.delete(name);
     }
@@ -263,7 +258,6 @@ export class KafkaOnZooKeeper {
         const config = image.configs.get(TOPIC_CONFIG, t.name);
         const configPath = `/config/topics/${t.name}`;
         await this.must(this.main.create(configPath, configJson(config?.values)), ErrorCode.NODEEXISTS);
-        this.configs.set(configPath, 0);
         const assignment = JSON.stringify({
           version: 3,
           topic_id: t.id,
@@ -271,7 +265,17 @@ export class KafkaOnZooKeeper {
           adding_replicas: {},
           removing_replicas: {},
         });
-        await this.must(this.main.create(`/brokers/topics/${t.name}`, assignment), ErrorCode.NODEEXISTS);
+        const made = await this.must(
+          this.main.create(`/brokers/topics/${t.name}`, assignment),
+          ErrorCode.NODEEXISTS,
+        );
+        if (made.err === ErrorCode.NODEEXISTS) {
+          // A client's admin write made it: the controller (2.8+, setTopicIds) writes the topic id into
+          // an assignment without one.
+          const written = await this.main.getData(`/brokers/topics/${t.name}`, false, { record: false });
+          if (!written.data?.includes('topic_id'))
+            await this.must(this.main.setData(`/brokers/topics/${t.name}`, assignment, -1));
+        }
         // The controller (KafkaZkClient.createTopicPartitionStatesRaw): partitions, each partition, each state.
         const base = `/brokers/topics/${t.name}/partitions`;
         await this.must(this.main.create(base, null));
@@ -295,6 +299,10 @@ export class KafkaOnZooKeeper {
         known.partitions[p] = now;
       }
     }
+    // The controller drops every deletion marker it has processed (or found no topic for).
+    const markers = await this.main.getChildren('/admin/delete_topics', false, { record: false });
+    for (const m of markers.children ?? [])
+      await this.must(this.main.delete(`/admin/delete_topics/${m}`, -1));
     // The controller deletes a processed preferred replica election.
     await this.must(this.main.delete('/admin/preferred_replica_election', -1), ErrorCode.NONODE);
   }
@@ -308,7 +316,7 @@ export class KafkaOnZooKeeper {
           type === TOPIC_CONFIG
             ? `/config/topics/${name}`
             : `/config/brokers/${name === '' ? '<default>' : name}`;
-        await this.writeVersions(this.configs, path, configJson(configs.values), configs.version);
+        await this.writeVersions(path, configJson(configs.values), configs.version);
       }
     }
   }
@@ -318,21 +326,20 @@ export class KafkaOnZooKeeper {
     for (const g of image.offsets.groups()) {
       for (const [topic, partition, c] of g.entries()) {
         const path = `/consumers/${g.groupId}/offsets/${topic}/${partition}`;
-        await this.writeVersions(this.offsets, path, String(c.offset), c.version);
+        await this.writeVersions(path, String(c.offset), c.version);
       }
     }
   }
 
-  /** Writes `data` at `path` until the znode is at `version` (created first when unknown). */
-  private async writeVersions(known: Map<string, number>, path: string, data: string, version: number) {
-    let at = known.get(path);
-    if (at === undefined) {
-      const r = await this.must(this.main.exists(path, false, { record: false }), ErrorCode.NONODE);
-      if (r.err === ErrorCode.NONODE) await this.createRecursive(path, data);
-      at = r.stat?.version ?? 0;
-    }
-    for (; at < version; at++) await this.must(this.main.setData(path, data, at));
-    known.set(path, at);
+  /**
+   * Writes `data` at `path` until the znode is at `version`, creating it first if it is missing. The
+   * version is read back from ZooKeeper, since the scripts' own admin writes change these znodes too.
+   */
+  private async writeVersions(path: string, data: string, version: number): Promise<void> {
+    const r = await this.must(this.main.exists(path, false, { record: false }), ErrorCode.NONODE);
+    if (r.err === ErrorCode.NONODE) await this.createRecursive(path, data);
+    for (let at = r.stat?.version ?? 0; at < version; at++)
+      await this.must(this.main.setData(path, data, at));
   }
 
   async close(): Promise<void> {
@@ -398,11 +405,18 @@ function normaliseData(path: string, data: string | null | undefined): unknown {
  * order ({@link checkZxidOrder}); ctime/mtime are wall clocks (kbroker's are metadata record times);
  * ephemeralOwner is a session id, which each server assigns its own way.
  */
-function normaliseStat(s: Stat | undefined) {
+/**
+ * The parents of Kafka's admin markers (`/admin/delete_topics/<t>`, `/admin/preferred_replica_election`):
+ * ZooKeeper counts each marker's creation and the controller's deletion in their cversion and pzxid;
+ * kbroker acts on the write at once and never shows a marker (docs/zookeeper.md).
+ */
+const markerParent = (path: string) => /(^|\/)admin(\/delete_topics)?$/.test(path);
+
+function normaliseStat(path: string, s: Stat | undefined) {
   if (s === undefined) return undefined;
   return {
     version: s.version,
-    cversion: s.cversion,
+    cversion: markerParent(path) ? '<markers>' : s.cversion,
     aversion: s.aversion,
     numChildren: s.numChildren,
     dataLength: s.dataLength,
@@ -415,7 +429,7 @@ function normaliseReply(r: Reply): Record<string, unknown> {
   if (r.data !== undefined) out.data = normaliseData(r.path, r.data);
   // ZooKeeper does not order children.
   if (r.children !== undefined) out.children = [...r.children].sort();
-  if (r.stat !== undefined) out.stat = normaliseStat(r.stat);
+  if (r.stat !== undefined) out.stat = normaliseStat(r.path, r.stat);
   if (r.count !== undefined) out.count = r.count;
   if (r.created !== undefined) out.created = r.created;
   if (r.results !== undefined) out.results = r.results.map(normaliseReply);
@@ -436,10 +450,12 @@ interface ZxidSeen {
 function zxidsOf(log: readonly LogEntry[]): ZxidSeen[] {
   const out: ZxidSeen[] = [];
   const visit = (r: Reply, at: string) => {
-    if (r.stat !== undefined) {
+    // A broker's registration znode keeps the registration's offset as czxid (Kafka reads it as the
+    // broker epoch) while it appears when the broker is unfenced, later: left out (docs/zookeeper.md).
+    if (r.stat !== undefined && !/\/brokers\/ids\/\d+$/.test(r.path)) {
       out.push({ what: `${at} ${r.op} ${r.path} czxid`, zxid: r.stat.czxid });
       out.push({ what: `${at} ${r.op} ${r.path} mzxid`, zxid: r.stat.mzxid });
-      out.push({ what: `${at} ${r.op} ${r.path} pzxid`, zxid: r.stat.pzxid });
+      if (!markerParent(r.path)) out.push({ what: `${at} ${r.op} ${r.path} pzxid`, zxid: r.stat.pzxid });
     }
     r.results?.forEach((x, i) => {
       visit(x, `${at}.${i}`);

@@ -141,7 +141,7 @@ export class ZkSession {
     });
     const session = new ZkSession(socket, chroot, label);
     const frame = await new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${label}: no session from ${address}`)), 10_000);
+      const timer = setTimeout(() => reject(new Error(`${label}: no session from ${address}`)), 30_000);
       session.connected = (f) => {
         clearTimeout(timer);
         resolve(f);
