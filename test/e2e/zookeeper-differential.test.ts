@@ -5,6 +5,7 @@
  * (data by JSON value, children, stat, error code) and watch event, in order, compared.
  * See helpers/differential.ts for what is normalised and why.
  */
+import type { MetadataImageView } from '@kbroker/metadata-log';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { Differential, zookeeperUnavailable } from './helpers/differential.js';
 
@@ -317,7 +318,6 @@ describe.skipIf(unavailable !== undefined)('kbroker and a real ZooKeeper, same m
     });
     await d.settle((img) => img.topics.byName('wide') !== undefined, 'topic wide');
     await p.do((s) => s.getChildren('/brokers/topics/wide/partitions'));
-    // A leader change: the preferred leader's broker fenced, the partition moves and back.
     await d.client.admin().deleteTopics({ topics: ['wide'] });
     await d.settle((img) => img.topics.byName('wide') === undefined, 'topic wide deleted');
     await p.do((s) => s.getChildren('/brokers/topics'));
@@ -325,27 +325,52 @@ describe.skipIf(unavailable !== undefined)('kbroker and a real ZooKeeper, same m
     await d.closePair(p);
   });
 
-  it('child watches on /brokers/ids while a broker is fenced and returns', async () => {
+  it('child watches on /brokers/ids while a broker is fenced and returns; the leader of its partition moves', async () => {
     const p = await d.pair('fencing');
     const v = d.victim;
+    // A partition led by the victim: fencing it moves the leader, a preferred election moves it back.
+    await d.client
+      .admin()
+      .createTopics({ topics: [{ topic: 'onv', replicaAssignment: [{ partition: 0, replicas: [v, a] }] }] });
+    await d.settle((img) => img.topics.byName('onv') !== undefined, 'topic onv');
+    const state = '/brokers/topics/onv/partitions/0/state';
     const arm = () =>
       p.do(async (s) => {
         await s.getChildren('/brokers/ids', true);
         await s.exists(`/brokers/ids/${v}`, true);
+        await s.getData(state, true);
       });
     await arm();
     await p.do((s) => s.getData(`/brokers/ids/${v}`, true));
     await p.do((s) => s.addWatch(`/brokers/ids/${v}`, 0));
+    const onv = (img: MetadataImageView) => img.topics.byName('onv')?.partitions[0];
     await d.cluster.killNode(v);
-    await d.settle((img) => img.cluster.broker(v)?.fenced === true, `broker ${v} fenced`);
+    await d.settle(
+      (img) => img.cluster.broker(v)?.fenced === true && onv(img)?.leader === a,
+      `broker ${v} fenced, its partition led by ${a}`,
+    );
     await p.do((s) => s.getChildren('/brokers/ids'));
     await p.do((s) => s.exists(`/brokers/ids/${v}`));
+    await p.do((s) => s.getData(state));
     await arm();
     await d.cluster.restartNode(v);
-    await d.settle((img) => img.cluster.broker(v)?.fenced === false, `broker ${v} back`);
+    await d.settle(
+      (img) => img.cluster.broker(v)?.fenced === false && onv(img)?.isr.includes(v) === true,
+      `broker ${v} back in the ISR`,
+    );
     await p.do((s) => s.getChildren('/brokers/ids'));
     await p.do((s) => s.getData(`/brokers/ids/${v}`));
+    await p.do((s) => s.getData(state, true));
+    const election = JSON.stringify({ version: 1, partitions: [{ topic: 'onv', partition: 0 }] });
+    // From another session: kbroker answers once the controller acted on it, ZooKeeper before.
+    const writer = await d.pair('election writer');
+    await writer.do((s) => s.create('/admin/preferred_replica_election', election));
+    await d.settle((img) => onv(img)?.leader === v, `${v} leading again`);
+    await p.do((s) => s.getData(state));
+    await writer.do((s) => s.exists('/admin/preferred_replica_election'));
     d.expectSame(p);
+    d.expectSame(writer);
+    await d.closePair(writer);
     await d.closePair(p);
   });
 
