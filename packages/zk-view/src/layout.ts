@@ -249,6 +249,8 @@ interface NodeDesc {
   newestChild(): bigint;
   /** Children ZooKeeper creates itself, which count -1 each in cversion instead of +1. */
   readonly builtin: number;
+  /** ACL changes: 0, except ZooKeeper's `/zookeeper/config`, whose read-only ACL it sets at version -1. */
+  readonly aversion?: number;
 }
 
 const NO_NAMES: readonly string[] = Object.freeze([]);
@@ -378,7 +380,7 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
       version,
       // Each current child was created once (one change), each removed one created and deleted.
       cversion: count - 2 * d.builtin + 2 * removed,
-      aversion: 0,
+      aversion: d.aversion ?? 0,
       ephemeralOwner: d.ephemeralOwner,
       dataLength: data === null ? 0 : data.length,
       numChildren: count,
@@ -406,7 +408,8 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
             EMPTY_DATA,
             2,
           );
-        return depth === 2 && (a === 'config' || a === 'quota') ? leaf(EMPTY_DATA, 0n, 0) : undefined;
+        if (depth === 2 && a === 'config') return { ...leaf(EMPTY_DATA, 0n, 0), aversion: -1 };
+        return depth === 2 && a === 'quota' ? leaf(EMPTY_DATA, 0n, 0) : undefined;
       case 'brokers':
         if (depth === 1) return fixed(['ids', 'topics', 'seqid']);
         if (a === 'seqid') return depth === 2 ? leaf(NULL, 0n, 0) : undefined;

@@ -43,6 +43,12 @@ export interface MetadataZnodeTreeOptions {
    * absent: unknown, and the tree shows no `/controller`.
    */
   readonly controllerId?: () => number;
+  /**
+   * The Raft term of that controller. A new controller takes office with the first entry of its term:
+   * until the image reaches that term, the tree keeps showing the previous one, so `/controller` never
+   * pairs the new controller with the old epoch (and changes once per election).
+   */
+  readonly controllerEpoch?: () => number;
   /** A throwing listener must not stop the others or the tree; default: rethrown from a microtask. */
   readonly onListenerError?: (err: unknown) => void;
 }
@@ -101,9 +107,10 @@ export class TermIndex {
 }
 
 /**
- * Order within one zxid: deletions (children first, as Kafka's recursive delete goes, each parent's
- * child-list change right after its children's deletions and before its own), then creations (parents
- * first) and their parents' child-list changes, then data changes. Deletions go first so a znode
+ * Order within one zxid: deletions (depth first, children before their parent, as Kafka's
+ * deleteRecursive goes; each parent's child-list change right after its last child's deletion), then
+ * creations (by depth: parents first, one level before the next, as Kafka's controller created a topic's
+ * partitions and then their states) and their parents' child-list changes, then data changes. Deletions go first so a znode
  * deleted and created again in one image is deleted before it is created.
  */
 const Phase = { Delete: 0, Create: 1, Data: 2 } as const;
@@ -176,11 +183,15 @@ export class MetadataZnodeTree implements ZnodeTree {
     const epoch = image.provenance.epoch;
     const c = this.controller;
     if (c !== undefined && c.id === id && c.epoch === epoch) return c;
+    const term = this.options.controllerEpoch?.();
+    if (term !== undefined && term > epoch) return c;
     return Object.freeze({
       id,
       epoch,
       sinceOffset: image.provenance.offset,
-      sinceTimeMs: image.provenance.timestampMs,
+      // A term's first entry is a Raft no-op without a time, so the image's time is the last batch's;
+      // before any batch (a new cluster's first controller) there is none: the time it is seen.
+      sinceTimeMs: image.provenance.timestampMs || Date.now(),
     });
   }
 
@@ -230,8 +241,12 @@ function candidates(
         out.push(`/brokers/ids/${e.brokerId}`);
         break;
       case 'topic-created':
+        // Kafka's admin path wrote the config znode first, then the assignment (the controller the
+        // rest); a created topic znode brings its whole subtree (the Differ walks it).
+        out.push(`/config/topics/${e.name}`, topic(e.name));
+        break;
       case 'topic-deleted':
-        // A created or deleted topic znode brings its whole subtree (the Differ walks it).
+        // The controller deleted the topic znode (recursively), then its configs.
         out.push(topic(e.name), `/config/topics/${e.name}`);
         break;
       case 'partitions-added':
@@ -277,7 +292,9 @@ class Differ {
   private childMap: PMapBuilder<ChildHistory> | undefined;
   private dataMap: PMapBuilder<DataHistory> | undefined;
   /** Parents whose children changed: the newest child change, and whether a deletion was among them. */
-  private readonly parents = new Map<string, { zxid: bigint; deletion: boolean }>();
+  private readonly parents = new Map<string, { zxid: bigint; deletion: number | undefined }>();
+  /** Deletions so far: their order key. */
+  private deletions = 0;
   changedHistory = false;
 
   constructor(
@@ -335,7 +352,7 @@ class Differ {
     // A znode claiming a creation before the previous image (a broker unfenced after registering)
     // appeared now: its parent's pzxid is this image's zxid.
     const appeared = after.stat.czxid <= this.prev.zxid ? this.next.zxid : after.stat.czxid;
-    this.noteChild(path, appeared, false);
+    this.noteChild(path, appeared, undefined);
     for (const name of this.next.children(path) ?? []) {
       const child = joinPath(path, name);
       const z = this.next.get(child);
@@ -347,8 +364,10 @@ class Differ {
   private deletedTree(path: string, zxid: bigint): void {
     this.seen.add(path);
     for (const name of this.prev.children(path) ?? []) this.deletedTree(joinPath(path, name), zxid);
-    this.push(path, 'deleted', zxid, Phase.Delete, -depthOf(path));
-    this.noteChild(path, zxid, true);
+    // Depth first, children before their parent, as Kafka's deleteRecursive goes.
+    const key = this.deletions++;
+    this.push(path, 'deleted', zxid, Phase.Delete, key);
+    this.noteChild(path, zxid, key);
     // Its own history goes with it (a re-created znode starts afresh; parentCzxid/czxid also guard).
     if ((this.childMap ?? this.base.childMap).get(path) !== undefined) this.mutableChildren().delete(path);
     if ((this.dataMap ?? this.base.dataMap).get(path) !== undefined) this.mutableData().delete(path);
@@ -374,16 +393,19 @@ class Differ {
     this.push(path, 'data', advanced ? after.stat.mzxid : this.next.zxid, Phase.Data, 0);
   }
 
-  /** A child of `path`'s parent was created or deleted at `zxid`; deletions count in its history. */
-  private noteChild(path: string, zxid: bigint, deletion: boolean): void {
+  /**
+   * A child of `path`'s parent was created or deleted at `zxid` (`deletion`: the order key of the
+   * deletion); deletions count in its history.
+   */
+  private noteChild(path: string, zxid: bigint, deletion: number | undefined): void {
     const parent = parentOf(path);
     if (parent === undefined) return;
     const known = this.parents.get(parent);
     this.parents.set(parent, {
       zxid: known === undefined || zxid > known.zxid ? zxid : known.zxid,
-      deletion: deletion || (known?.deletion ?? false),
+      deletion: deletion === undefined ? known?.deletion : Math.max(deletion, known?.deletion ?? -1),
     });
-    if (!deletion) return;
+    if (deletion === undefined) return;
     const parentNow = this.next.get(parent);
     if (parentNow === undefined) return;
     const old = this.childHistory(parent, parentNow.stat.czxid);
@@ -394,8 +416,11 @@ class Differ {
     });
   }
 
-  /** One child-list event per parent; the history keeps a pzxid newer than the derived one. */
-  private childrenChanged(parent: string, zxid: bigint, deletion: boolean): void {
+  /**
+   * One child-list event per parent; the history keeps a pzxid newer than the derived one. `deletion`:
+   * the order key of the parent's last child deletion, right after which its child list changed.
+   */
+  private childrenChanged(parent: string, zxid: bigint, deletion: number | undefined): void {
     const now = this.next.get(parent);
     if (now !== undefined && now.stat.pzxid < zxid) {
       const old = this.childHistory(parent, now.stat.czxid);
@@ -406,9 +431,8 @@ class Differ {
       });
     }
     // A parent deleted too still saw its child list change first (its children went first).
-    const depth = depthOf(parent);
-    if (deletion) this.push(parent, 'children', zxid, Phase.Delete, -depth - 0.5);
-    else this.push(parent, 'children', zxid, Phase.Create, 1e6 + depth);
+    if (deletion !== undefined) this.push(parent, 'children', zxid, Phase.Delete, deletion + 0.5);
+    else this.push(parent, 'children', zxid, Phase.Create, 1e6 + depthOf(parent));
   }
 
   /** The parent's child history so far (this diff's or before it), for the parent created at `czxid`. */

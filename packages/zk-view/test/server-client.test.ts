@@ -278,7 +278,9 @@ describe('chroot', () => {
   it('serves the tree under /kafka, with the client applying the same chroot', async () => {
     const { port, tree } = await startServer({ chroot: '/kafka' });
     const plain = await client(`127.0.0.1:${port}`);
-    expect((await plain.getChildren('/')).children).toEqual(['kafka']);
+    // ZooKeeper's own /zookeeper stays at the root, beside the chroot (as a real ZooKeeper holds it).
+    expect((await plain.getChildren('/')).children.sort()).toEqual(['kafka', 'zookeeper']);
+    expect((await plain.getChildren('/kafka')).children).not.toContain('zookeeper');
     expect((await plain.getChildren('/kafka/brokers/ids')).children.sort()).toEqual(['1', '2', '3']);
     expect(await plain.exists('/brokers')).toBeNull();
     const chrooted = await client(`127.0.0.1:${port}/kafka`);

@@ -128,13 +128,22 @@ describe('requests', () => {
     expect(r.header).toMatchObject({ xid: 6, err: 0 });
   });
 
-  it('invalid paths get BADARGUMENTS', async () => {
+  it('invalid paths: reads find no znode, writes get BADARGUMENTS, as a real ZooKeeper answers', async () => {
     const { port } = await startServer();
     const { client } = await session(port);
     let xid = 1;
-    for (const p of ['', 'brokers', '/brokers/', '/brokers//ids', '/brokers/./ids', '/a\u0000b', '/x/..']) {
-      expect((await getData(client, xid++, p)).header.err).toBe(ErrorCode.BADARGUMENTS);
+    // ZooKeeper's reads look the path up without validating it; its DataTree also keys the root as ''.
+    expect((await getData(client, xid++, '')).header.err).toBe(0);
+    for (const p of ['brokers', '/brokers/', '/brokers//ids', '/brokers/./ids', '/a\u0000b', '/x/..']) {
+      expect((await getData(client, xid++, p)).header.err).toBe(ErrorCode.NONODE);
     }
+    // exists alone refuses a NUL.
+    client.request(xid++, OpCode.exists, (w) =>
+      writePathWatchRequest(w, { path: '/a\u0000b', watch: false }),
+    );
+    expect((await client.reply()).header.err).toBe(ErrorCode.BADARGUMENTS);
+    client.request(xid++, OpCode.setData, (w) => w.ustring('/brokers/').buffer(null).int(-1));
+    expect((await client.reply()).header.err).toBe(ErrorCode.BADARGUMENTS);
     expect((await getData(client, xid++, '/brokers')).header.err).toBe(0);
   });
 

@@ -205,7 +205,12 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   // Kafka's znode layout, derived from the local image: served by the client API's znode reads on every
   // node, and over the ZooKeeper protocol when `--zookeeper-listener` is set (the same tree).
   const znodes = new MetadataZnodeTree(metadata, {
-    controllerId: () => raft.status().leaderId,
+    // Raft's leader id is 0 while no leader is known.
+    controllerId: () => {
+      const id = raft.status().leaderId;
+      return id > 0 ? id : -1;
+    },
+    controllerEpoch: () => raft.status().term,
     onListenerError: (err) => log.error({ err }, 'znode tree listener failed'),
   });
 

@@ -10,9 +10,12 @@
  * | create `/admin/preferred_replica_election`        | electLeaders preferred (all when absent)   |
  * | create/setData `/consumers/<g>/offsets/<t>/<p>`   | commitOffsets (data: ASCII decimal)        |
  *
- * ZooKeeper's preconditions are checked against the snapshot the client reads: creating an existing
- * znode is NODEEXISTS, a missing parent NONODE, setData of a missing znode NONODE, and an expected
- * version other than -1 that differs from the znode's stat.version BADVERSION. The parents of a consumer
+ * ZooKeeper's preconditions are checked against the snapshot the client reads, for every write, mapped
+ * or not, in PrepRequestProcessor's order: creating an existing znode is NODEEXISTS, a missing parent
+ * NONODE, a child of an ephemeral NOCHILDRENFOREPHEMERALS; setData, delete and setACL of a missing znode
+ * NONODE; an expected version other than -1 that differs from the znode's stat.version BADVERSION; a
+ * delete of a znode with children NOTEMPTY. A deletion marker for a topic that does not exist is taken
+ * (ZooKeeper would take it, and Kafka's controller drop it). The parents of a consumer
  * offset znode only show while the group has commits, so they are implicit: an offset may be created
  * without them, and creating one of them answers NODEEXISTS (so `mkdirp`-style clients go on).
  *
@@ -263,10 +266,14 @@ export class ZkAdminWrites implements WriteHandler {
       if (snapshot.get(op.path) !== undefined) refuse(ErrorCode.NODEEXISTS, `${op.path} exists`);
       if (consumerParent)
         refuse(ErrorCode.NODEEXISTS, `${op.path} is implicit (it shows once the group has commits)`);
-      if (!consumerOffset && snapshot.get(parentOf(op.path)) === undefined)
+      const parent = snapshot.get(parentOf(op.path));
+      if (!consumerOffset && parent === undefined)
         refuse(ErrorCode.NONODE, `${parentOf(op.path)} does not exist`);
+      if (parent !== undefined && parent.stat.ephemeralOwner !== 0n)
+        refuse(ErrorCode.NOCHILDRENFOREPHEMERALS, `${parentOf(op.path)} is ephemeral`);
       if (s.length === 3 && s[0] === 'brokers' && s[1] === 'topics') return this.createTopic(s[2]!, op.data);
-      if (s.length === 3 && s[0] === 'admin' && s[1] === 'delete_topics') return this.deleteTopic(s[2]!);
+      if (s.length === 3 && s[0] === 'admin' && s[1] === 'delete_topics')
+        return this.deleteTopic(s[2]!, snapshot);
       if (s.length === 2 && s[0] === 'admin' && s[1] === 'preferred_replica_election')
         return this.electPreferred(op.data);
       if (consumerOffset) return this.commit(s, op.data, op.path);
@@ -275,11 +282,18 @@ export class ZkAdminWrites implements WriteHandler {
     if (op.op === 'setData') {
       const isConfig = s.length === 3 && s[0] === 'config' && s[1] === 'topics';
       const isOffset = s.length === 5 && s[0] === 'consumers' && s[2] === 'offsets';
-      if (!isConfig && !isOffset) return unsupported();
+      // ZooKeeper's preconditions first (NONODE, BADVERSION): only a write it would make is refused.
       this.check(op.path, op.version, snapshot);
+      if (!isConfig && !isOffset) return unsupported();
       if (isConfig)
         return this.alterTopicConfig(s[2]!, op.data, snapshot.get(op.path)!.data, op.path, snapshot);
       return this.commit(s, op.data, op.path);
+    }
+    if (op.op === 'delete' || op.op === 'setACL') {
+      // PrepRequestProcessor's order: NONODE, BADVERSION, then (delete) NOTEMPTY.
+      this.check(op.path, op.op === 'setACL' ? -1 : op.version, snapshot);
+      if (op.op === 'delete' && snapshot.get(op.path)!.stat.numChildren > 0)
+        refuse(ErrorCode.NOTEMPTY, `${op.path} has children`);
     }
     return unsupported();
   }
@@ -293,7 +307,10 @@ export class ZkAdminWrites implements WriteHandler {
     return zxidOf(res.offset);
   }
 
-  private async deleteTopic(name: string): Promise<bigint> {
+  private async deleteTopic(name: string, snapshot: ZnodeTreeSnapshot): Promise<bigint> {
+    // ZooKeeper takes the marker of a topic that does not exist; Kafka's controller then removed it
+    // ("Ignoring request to delete non-existing topics"): nothing to do, nothing to show.
+    if (snapshot.get(`/brokers/topics/${name}`) === undefined) return snapshot.zxid;
     const res = await this.call('deleteTopics', { names: [name] });
     checkItems(res.topics);
     return zxidOf(res.offset);

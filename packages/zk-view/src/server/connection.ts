@@ -9,6 +9,7 @@ import {
   KeeperState,
   OpCode,
   Perms,
+  WatcherType,
   Xid,
 } from '../jute/constants.js';
 import { JuteError } from '../jute/errors.js';
@@ -483,8 +484,9 @@ export class Connection {
       }
       case OpCode.exists: {
         const { path, watch } = readPathWatchRequest(r);
-        checkPath(path);
-        const node = this.host.view().get(path);
+        // The one read ZooKeeper checks a path for (FinalRequestProcessor): a NUL in it.
+        if (path.includes('\0')) throw new ZkError(ErrorCode.BADARGUMENTS, 'a NUL in the path');
+        const node = this.host.view().get(lookupPath(path));
         if (watch) this.host.watches.add(this, 'data', path);
         if (node === undefined) return { err: ErrorCode.NONODE };
         return { err: 0, body: (w) => writeStat(w, node.stat) };
@@ -493,7 +495,7 @@ export class Connection {
       case OpCode.getChildren2: {
         const { path, watch } = readPathWatchRequest(r);
         const { node, view } = this.read(path);
-        const children = view.children(path) ?? [];
+        const children = view.children(lookupPath(path)) ?? [];
         if (watch) this.host.watches.add(this, 'child', path);
         return {
           err: 0,
@@ -506,7 +508,9 @@ export class Connection {
       case OpCode.getAllChildrenNumber: {
         const { path } = readPathRequest(r);
         const { view } = this.read(path);
-        const total = countDescendants(view, path);
+        // DataTree.getAllChildrenNumber counts the keys under `path + '/'`: for '' that is every znode
+        // but the root's '' key, the root's '/' key included.
+        const total = countDescendants(view, lookupPath(path)) + (path === '' ? 1 : 0);
         return { err: 0, body: (w) => w.int(total) };
       }
       case OpCode.getACL: {
@@ -545,20 +549,23 @@ export class Connection {
         this.setWatches(r, type === OpCode.setWatches2);
         return { err: 0 };
       case OpCode.addWatch: {
+        // Not validated, as ZooKeeper (FinalRequestProcessor): a watch on a path no znode can have
+        // never fires. An unknown mode throws there, which it answers MARSHALLINGERROR.
         const { path, value: mode } = readPathIntRequest(r);
-        checkPath(path);
         if (mode === AddWatchMode.Persistent) this.host.watches.add(this, 'persistent', path);
         else if (mode === AddWatchMode.PersistentRecursive) this.host.watches.add(this, 'recursive', path);
-        else throw new ZkError(ErrorCode.BADARGUMENTS, `unknown addWatch mode ${mode}`);
+        else throw new ZkError(ErrorCode.MARSHALLINGERROR, `unknown addWatch mode ${mode}`);
         return { err: 0, body: (w) => w.int(0) };
       }
       case OpCode.checkWatches:
       case OpCode.removeWatches: {
+        // ZooKeeper 3.8 knows the watcher types Children, Data and Any here (WatcherType.fromInt): the
+        // Persistent and PersistentRecursive types came in 3.9 and, like any other, throw there, which
+        // it answers MARSHALLINGERROR; Any removes persistent watches too.
         const { path, value: watcherType } = readPathIntRequest(r);
-        checkPath(path);
-        const kinds = WatchManager.kindsFor(watcherType);
+        const kinds = watcherType <= WatcherType.Any ? WatchManager.kindsFor(watcherType) : undefined;
         if (kinds === undefined)
-          throw new ZkError(ErrorCode.BADARGUMENTS, `unknown watcher type ${watcherType}`);
+          throw new ZkError(ErrorCode.MARSHALLINGERROR, `unknown watcher type ${watcherType}`);
         let found = false;
         for (const k of kinds) {
           found =
@@ -583,11 +590,13 @@ export class Connection {
     }
   }
 
-  /** The node at a client path, or NONODE. */
+  /**
+   * The node at a client path, or NONODE. Reads do not validate paths, as ZooKeeper's
+   * FinalRequestProcessor does not: an invalid path names no znode (NONODE), and '' is the root.
+   */
   private read(path: string): { node: Znode; view: ClientView } {
-    checkPath(path);
     const view = this.host.view();
-    const node = view.get(path);
+    const node = view.get(lookupPath(path));
     if (node === undefined) throw new ZkError(ErrorCode.NONODE, path);
     return { node, view };
   }
@@ -637,8 +646,8 @@ export class Connection {
     };
   }
 
+  /** Echoes the path, valid or not, as ZooKeeper does. */
   private async sync(path: string): Promise<Reply> {
-    checkPath(path);
     if (this.host.syncZxid !== undefined) {
       const target = await this.host.syncZxid();
       await this.host.waitForZxid(target, this.host.writeVisibilityTimeoutMs);
@@ -672,27 +681,19 @@ export class Connection {
     const sw = readSetWatches(r, v2);
     const { watches } = this.host;
     const view = this.host.view();
-    const all = [
-      ...sw.dataWatches,
-      ...sw.existWatches,
-      ...sw.childWatches,
-      ...sw.persistentWatches,
-      ...sw.persistentRecursiveWatches,
-    ];
-    for (const p of all) checkPath(p);
     // DataTree.setWatches: fire at once for what changed after relativeZxid, else re-register.
     for (const path of sw.dataWatches) {
-      const node = view.get(path);
+      const node = view.get(lookupPath(path));
       if (node === undefined) this.notify(EventType.NodeDeleted, path);
       else if (node.stat.mzxid > sw.relativeZxid) this.notify(EventType.NodeDataChanged, path);
       else watches.add(this, 'data', path);
     }
     for (const path of sw.existWatches) {
-      if (view.get(path) !== undefined) this.notify(EventType.NodeCreated, path);
+      if (view.get(lookupPath(path)) !== undefined) this.notify(EventType.NodeCreated, path);
       else watches.add(this, 'data', path);
     }
     for (const path of sw.childWatches) {
-      const node = view.get(path);
+      const node = view.get(lookupPath(path));
       if (node === undefined) this.notify(EventType.NodeDeleted, path);
       else if (node.stat.pzxid > sw.relativeZxid) this.notify(EventType.NodeChildrenChanged, path);
       else watches.add(this, 'child', path);
@@ -732,7 +733,7 @@ export class Connection {
         return {
           op: 'create',
           opCode: type,
-          path: this.writePath(c.path),
+          path: this.writePath(c.path, 'create'),
           data: c.data,
           acl: c.acl,
           flags: c.flags,
@@ -741,11 +742,11 @@ export class Connection {
       }
       case OpCode.delete: {
         const d = readPathVersionRequest(r);
-        return { op: 'delete', opCode: type, path: this.writePath(d.path), version: d.version };
+        return { op: 'delete', opCode: type, path: this.writePath(d.path, 'delete'), version: d.version };
       }
       case OpCode.deleteContainer: {
         const d = readPathRequest(r);
-        return { op: 'delete', opCode: type, path: this.writePath(d.path), version: -1 };
+        return { op: 'delete', opCode: type, path: this.writePath(d.path, 'delete'), version: -1 };
       }
       case OpCode.setData: {
         const s = readSetDataRequest(r);
@@ -770,8 +771,24 @@ export class Connection {
     }
   }
 
-  /** A client path checked and mapped to the tree; writes outside the chroot are not permitted. */
-  private writePath(path: string): string {
+  /**
+   * A client path checked and mapped to the tree; writes outside the chroot are not permitted. The
+   * checks, and which error comes first, are PrepRequestProcessor's: a create or delete needs a '/' and
+   * no NUL (and a delete no ZooKeeper system path) before its parent is looked up, so an invalid path
+   * whose parent does not exist is NONODE; a create's own path is validated after that (BADARGUMENTS),
+   * and a delete of an invalid path finds no znode (NONODE). setData, check and setACL validate first.
+   */
+  private writePath(path: string, kind: 'create' | 'delete' | 'other' = 'other'): string {
+    if (kind !== 'other') {
+      const slash = path.lastIndexOf('/');
+      if (slash < 0 || path.includes('\0') || (kind === 'delete' && SYSTEM_PATHS.has(path)))
+        throw new ZkError(ErrorCode.BADARGUMENTS, `invalid path ${JSON.stringify(path)}`);
+      if (invalidPathReason(path) !== undefined) {
+        const parent = this.host.view().get(lookupPath(path.slice(0, slash)));
+        if (parent === undefined || kind === 'delete')
+          throw new ZkError(ErrorCode.NONODE, `${JSON.stringify(path)}: no such znode or parent`);
+      }
+    }
     checkPath(path);
     const t = this.host.view().toTree(path);
     if (t === undefined) throw new ZkError(ErrorCode.NOAUTH, `${path} is outside the served tree`);
@@ -935,6 +952,19 @@ export class Connection {
     }
     return result;
   }
+}
+
+/** What ZooKeeper refuses to delete (`ZKDatabase.isSpecialPath`). */
+const SYSTEM_PATHS: ReadonlySet<string> = new Set([
+  '/',
+  '/zookeeper',
+  '/zookeeper/quota',
+  '/zookeeper/config',
+]);
+
+/** ZooKeeper's DataTree keys the root under '' as well as '/'. */
+function lookupPath(path: string): string {
+  return path === '' ? '/' : path;
 }
 
 function checkPath(path: string): void {

@@ -50,7 +50,7 @@ const ZERO_STAT: Stat = {
   ctime: 0n,
   mtime: 0n,
   version: 0,
-  cversion: 0,
+  cversion: 1,
   aversion: 0,
   ephemeralOwner: 0n,
   dataLength: 0,
@@ -58,10 +58,23 @@ const ZERO_STAT: Stat = {
   pzxid: 0n,
 };
 
+/** ZooKeeper's root under a chroot: empty data, two children (the chroot's first name, `zookeeper`). */
+const ROOT: Znode = {
+  data: new Uint8Array(0),
+  stat: { ...ZERO_STAT, cversion: 0, numChildren: 2 },
+};
+
+/** A chroot's ancestors: created by Kafka (createRecursive) with null data and one child each. */
+const ANCESTOR: Znode = { data: null, stat: ZERO_STAT };
+
+const isZookeeperPath = (path: string) => path === '/zookeeper' || path.startsWith('/zookeeper/');
+
 /**
  * A snapshot as the client sees it: the tree mounted at `chroot` (ZooKeeper's chroot, applied on the
- * server: '/kafka/brokers/ids' reads the tree's '/brokers/ids'). The chroot's ancestors exist as empty
- * znodes with one child each.
+ * server: '/kafka/brokers/ids' reads the tree's '/brokers/ids'), as a real ZooKeeper holds a Kafka
+ * whose `zookeeper.connect` ends in the chroot: ZooKeeper's own `/zookeeper` stays at the root (beside
+ * the chroot's first name), the chroot and its ancestors have null data (Kafka created them so), one
+ * child each, and the chroot the tree root's children but `zookeeper`.
  */
 export class ClientView {
   constructor(
@@ -79,19 +92,36 @@ export class ClientView {
   }
 
   get(clientPath: string): Znode | undefined {
+    if (this.chroot === '' || isZookeeperPath(clientPath)) return this.snapshot.get(clientPath);
     const t = toTreePath(this.chroot, clientPath);
-    if (t !== undefined) return this.snapshot.get(t);
-    if (isStrictAncestor(clientPath, this.chroot)) return { data: null, stat: ZERO_STAT };
-    return undefined;
+    if (t !== undefined) {
+      if (isZookeeperPath(t)) return undefined;
+      const node = this.snapshot.get(t);
+      if (t !== '/' || node === undefined) return node;
+      // The tree's root counts ZooKeeper's `zookeeper` child (-1 in cversion, as ZooKeeper starts it).
+      const { stat } = node;
+      return {
+        data: null,
+        stat: { ...stat, numChildren: stat.numChildren - 1, cversion: stat.cversion + 1 },
+      };
+    }
+    if (clientPath === '/') return ROOT;
+    return isStrictAncestor(clientPath, this.chroot) ? ANCESTOR : undefined;
   }
 
   children(clientPath: string): readonly string[] | undefined {
+    if (this.chroot === '' || isZookeeperPath(clientPath)) return this.snapshot.children(clientPath);
     const t = toTreePath(this.chroot, clientPath);
-    if (t !== undefined) return this.snapshot.children(t);
+    if (t !== undefined) {
+      if (isZookeeperPath(t)) return undefined;
+      const names = this.snapshot.children(t);
+      return t === '/' ? names?.filter((n) => n !== 'zookeeper') : names;
+    }
     if (isStrictAncestor(clientPath, this.chroot)) {
       const rest = this.chroot.slice(clientPath === '/' ? 1 : clientPath.length + 1);
       const slash = rest.indexOf('/');
-      return [slash < 0 ? rest : rest.slice(0, slash)];
+      const next = slash < 0 ? rest : rest.slice(0, slash);
+      return clientPath === '/' ? [next, 'zookeeper'] : [next];
     }
     return undefined;
   }

@@ -190,9 +190,11 @@ export class ZooKeeperServer {
   }
 
   private onTreeChange(snapshot: ZnodeTreeSnapshot, changes: readonly ZnodeChange[]): void {
-    // Events in change order, each (type, path) once: the tree may or may not report the parent's
-    // children change next to a creation or deletion.
+    // Events in change order, as ZooKeeper applies each create or delete: the znode's event, then its
+    // parent's NodeChildrenChanged (one per child, as persistent watches see them). The tree may or may
+    // not report a parent's child-list change too: it adds nothing for a parent already derived.
     const seen = new Set<string>();
+    const derived = new Set<string>();
     const events: [EventTypeCode, string][] = [];
     const add = (type: EventTypeCode, path: string): void => {
       const key = `${type}${path}`;
@@ -200,21 +202,28 @@ export class ZooKeeperServer {
       seen.add(key);
       events.push([type, path]);
     };
+    const childOf = (path: string): void => {
+      if (path === '/') return;
+      const parent = parentOf(path);
+      derived.add(parent);
+      seen.add(`${EventType.NodeChildrenChanged}${parent}`);
+      events.push([EventType.NodeChildrenChanged, parent]);
+    };
     for (const c of changes) {
       switch (c.kind) {
         case 'created':
           add(EventType.NodeCreated, c.path);
-          if (c.path !== '/') add(EventType.NodeChildrenChanged, parentOf(c.path));
+          childOf(c.path);
           break;
         case 'deleted':
           add(EventType.NodeDeleted, c.path);
-          if (c.path !== '/') add(EventType.NodeChildrenChanged, parentOf(c.path));
+          childOf(c.path);
           break;
         case 'data':
           add(EventType.NodeDataChanged, c.path);
           break;
         case 'children':
-          add(EventType.NodeChildrenChanged, c.path);
+          if (!derived.has(c.path)) add(EventType.NodeChildrenChanged, c.path);
           break;
       }
     }
