@@ -265,6 +265,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     return s.leaderId > 0 && s.lastApplied >= s.commitIndex;
   };
 
+  // Declared before the HTTP listener, whose metrics read it.
+  let zookeeper: ZooKeeperServer | undefined;
   let http: HttpServer | undefined;
   if (config.httpListener !== undefined) {
     metrics = new NodeMetrics({ node_id: String(config.nodeId) }, () => {
@@ -283,6 +285,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
         kbroker_brokers_registered: image.cluster.brokerCount,
         kbroker_brokers_fenced: fenced,
         kbroker_broker_fenced: broker === undefined ? -1 : broker.fenced ? 1 : 0,
+        kbroker_zookeeper_sessions: image.zkSessions.count,
+        kbroker_zookeeper_connections: zookeeper?.connectionCount ?? -1,
       };
     });
     http = new HttpServer(metrics, () => {
@@ -303,7 +307,6 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   }
 
   let zookeeperBound: AddressInfo | undefined;
-  let zookeeper: ZooKeeperServer | undefined;
   let zkSessions: ReplicatedSessionStore | undefined;
   if (config.zookeeperListener !== undefined) {
     zkSessions = new ReplicatedSessionStore({
