@@ -151,6 +151,11 @@ export class Cluster {
   private epoch = 0;
   /** Where `anyConnection` starts in the bootstrap list; rotated so failures spread the load. */
   private bootstrapCursor = 0;
+  /**
+   * A broker that just said it knows no controller (cut off from the quorum, or electing): tried last
+   * until a request succeeds, so retries do not keep asking it.
+   */
+  private lagging: string | undefined;
 
   constructor(readonly config: ClusterConfig) {
     this.bootstrapCursor = Math.floor(Math.random() * config.bootstrap.length);
@@ -196,6 +201,7 @@ export class Cluster {
         const res = await conn.request(api, sent, { timeoutMs: options.timeoutMs });
         if (api === 'describeCluster') this.learn(res as ApiResponse<'describeCluster'>);
         this.noteOffset(res);
+        this.lagging = undefined;
         return res;
       } catch (err) {
         const error = toKbrokerError(err);
@@ -390,8 +396,13 @@ export class Cluster {
   /** Learns from a failed attempt: a new controller, or a connection that is gone. */
   private observe(api: ApiName, error: KbrokerError, conn: Connection | undefined): void {
     if (error instanceof NotControllerError) {
-      // The error names the controller when the node knows it; else ask the cluster before the next try.
+      // The error names the controller when the node knows it; else ask the cluster before the next try,
+      // through another broker: this one may be cut off from the quorum and know nothing newer.
       this.controller = error.leaderEndpoint ?? undefined;
+      if (error.leaderEndpoint === undefined && conn !== undefined) {
+        this.lagging = conn.key;
+        if (this.sticky === conn.key) this.sticky = undefined;
+      }
       return;
     }
     if (error.code === 'BROKER_NOT_AVAILABLE') {
@@ -429,7 +440,9 @@ export class Cluster {
       const e = this.config.bootstrap[(start + i) % n];
       if (e !== undefined) add(e);
     }
-    return out;
+    const lagging = this.lagging;
+    if (lagging === undefined) return out;
+    return [...out.filter((e) => keyOf(e) !== lagging), ...out.filter((e) => keyOf(e) === lagging)];
   }
 }
 

@@ -276,6 +276,21 @@ describe('Cluster retries', () => {
     expect(stale.received('describeCluster').length).toBeGreaterThanOrEqual(2);
   });
 
+  it('asks another broker when one knows no controller (cut off from the quorum)', async () => {
+    const cutOff = await fake({ nodeId: 1 });
+    const healthy = await fake({ nodeId: 2 });
+    cutOff.controller = null;
+    cutOff.on('alterConfigs', () => wireError('NOT_CONTROLLER', 41, true));
+    healthy.controller = healthy.endpoint;
+    healthy.on('alterConfigs', () => ({ body: { resources: [], offset: 7 } }));
+    // Bootstrapped with the cut-off broker first: it is asked once, then tried last.
+    const k = client([cutOff.address, healthy.address]);
+    await k.admin().alterConfigs({ resources: [] });
+    expect(cutOff.received('alterConfigs')).toHaveLength(1);
+    expect(healthy.received('alterConfigs')).toHaveLength(1);
+    expect(healthy.received('describeCluster').length).toBeGreaterThanOrEqual(1);
+  });
+
   it('fails a non-idempotent write on NOT_CONTROLLER but routes the next one to the named controller', async () => {
     const stale = await fake({ nodeId: 1 });
     const active = await fake({ nodeId: 2 });
