@@ -202,6 +202,22 @@ function memo2<T>(a: object, b: object, key: string, compute: () => T): T {
 const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Znodes of the hottest paths (a topic, its `partitions`, a partition and its state), each a function
+ * of one image part (see NodeDesc.part): built once, frozen (a frozen Stat tells the jute writer it
+ * may keep the encoding, see jute/records.ts), dropped with the part. One cache per kind of znode, as
+ * a part (a topic, a partition) is resolved at two paths.
+ */
+const TOPIC_ZNODES = new WeakMap<object, Znode>();
+const PARTITIONS_ZNODES = new WeakMap<object, Znode>();
+const PARTITION_ZNODES = new WeakMap<object, Znode>();
+const STATE_ZNODES = new WeakMap<object, Znode>();
+
+function freezeZnode(z: Znode): Znode {
+  Object.freeze(z.stat);
+  return Object.freeze(z);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Node descriptors: what a path resolves to, before history and stat assembly.
 
@@ -220,6 +236,11 @@ interface NodeDesc {
   newestChild(): bigint;
   /** Children ZooKeeper creates itself, which count -1 each in cversion instead of +1. */
   readonly builtin: number;
+  /**
+   * The image part the whole znode (data, stat, children) is a function of, when it is one: its
+   * Znode is then built once per part and shared by every snapshot holding that part (frozen).
+   */
+  readonly part?: readonly [cache: WeakMap<object, Znode>, part: object];
   /** Children removed so far (each counted a creation and a deletion) and the last removal's zxid. */
   readonly removed: number;
   readonly removedZxid: bigint;
@@ -321,7 +342,14 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
 
   get(path: string): Znode | undefined {
     const d = this.resolve(path);
-    return d === undefined ? undefined : this.znode(d);
+    if (d === undefined) return undefined;
+    if (d.part === undefined) return this.znode(d);
+    const [cache, part] = d.part;
+    const cached = cache.get(part);
+    if (cached !== undefined) return cached;
+    const z = freezeZnode(this.znode(d));
+    cache.set(part, z);
+    return z;
   }
 
   children(path: string): readonly string[] | undefined {
@@ -611,7 +639,8 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     return memo(topics, 'names', () => {
       const out: string[] = [];
       for (const t of topics.topics()) out.push(t.name);
-      return out;
+      // Frozen: never changed, so the jute writer may keep its encoding (jute/records.ts).
+      return Object.freeze(out);
     });
   }
 
@@ -653,34 +682,41 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
       names: () => PARTITIONS_NAME,
       count: () => 1,
       newestChild: () => cz,
+      part: [TOPIC_ZNODES, t],
     };
   }
 
   /** `.../partitions`: null data, created with the topic; one child per partition (never deleted). */
   private partitionsNode(t: TopicImage): NodeDesc {
-    return parent(
-      () => memo(t, 'pnames', () => t.partitions.map((_, i) => String(i))),
-      () => {
-        // Partitions are only added, so the last one is the newest.
-        const last = t.partitions[t.partitions.length - 1];
-        return last === undefined ? 0n : zxidOf(last.createdOffset);
-      },
-      zxidOf(t.createdOffset),
-      t.createdTimeMs,
-      () => t.partitions.length,
-    );
+    return {
+      ...parent(
+        () => memo(t, 'pnames', () => Object.freeze(t.partitions.map((_, i) => String(i)))),
+        () => {
+          // Partitions are only added, so the last one is the newest.
+          const last = t.partitions[t.partitions.length - 1];
+          return last === undefined ? 0n : zxidOf(last.createdOffset);
+        },
+        zxidOf(t.createdOffset),
+        t.createdTimeMs,
+        () => t.partitions.length,
+      ),
+      part: [PARTITIONS_ZNODES, t],
+    };
   }
 
   /** `.../partitions/<p>`: null data, created with the partition; its one child `state` too. */
   private partitionNode(p: PartitionRegistration): NodeDesc {
     const cz = zxidOf(p.createdOffset);
-    return parent(
-      () => STATE_NAME,
-      () => cz,
-      cz,
-      p.createdTimeMs,
-      () => 1,
-    );
+    return {
+      ...parent(
+        () => STATE_NAME,
+        () => cz,
+        cz,
+        p.createdTimeMs,
+        () => 1,
+      ),
+      part: [PARTITION_ZNODES, p],
+    };
   }
 
   /**
@@ -689,14 +725,18 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
    * which that change was written.
    */
   private stateNode(p: PartitionRegistration): NodeDesc {
-    return leaf(
-      () => partitionStateJson(p, this.image.terms.epochAt(p.changedOffset)),
-      zxidOf(p.createdOffset),
-      p.createdTimeMs,
-      zxidOf(p.changedOffset),
-      p.changedTimeMs,
-      p.partitionEpoch,
-    );
+    return {
+      // The term of the offset that wrote it never changes: a function of the partition alone.
+      ...leaf(
+        () => partitionStateJson(p, this.image.terms.epochAt(p.changedOffset)),
+        zxidOf(p.createdOffset),
+        p.createdTimeMs,
+        zxidOf(p.changedOffset),
+        p.changedTimeMs,
+        p.partitionEpoch,
+      ),
+      part: [STATE_ZNODES, p],
+    };
   }
 
   // --- /config -------------------------------------------------------------------------------------
