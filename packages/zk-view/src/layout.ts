@@ -204,7 +204,7 @@ const EMPTY = new Uint8Array(0);
 
 /**
  * Znodes of the hottest paths (a topic, its `partitions`, a partition and its state), each a function
- * of one image part (see NodeDesc.part): built once, frozen (a frozen Stat tells the jute writer it
+ * of one image part (see PartNode): built once, frozen (a frozen Stat tells the jute writer it
  * may keep the encoding, see jute/records.ts), dropped with the part. One cache per kind of znode, as
  * a part (a topic, a partition) is resolved at two paths.
  */
@@ -236,14 +236,22 @@ interface NodeDesc {
   newestChild(): bigint;
   /** Children ZooKeeper creates itself, which count -1 each in cversion instead of +1. */
   readonly builtin: number;
-  /**
-   * The image part the whole znode (data, stat, children) is a function of, when it is one: its
-   * Znode is then built once per part and shared by every snapshot holding that part (frozen).
-   */
-  readonly part?: readonly [cache: WeakMap<object, Znode>, part: object];
   /** Children removed so far (each counted a creation and a deletion) and the last removal's zxid. */
   readonly removed: number;
   readonly removedZxid: bigint;
+}
+
+/**
+ * A znode that is a function of one image part (a topic, a partition): its Znode is built once per
+ * part, frozen, and shared by every snapshot holding that part. Resolving one costs a cache lookup;
+ * its descriptor is built only on a miss (or for its child names).
+ */
+class PartNode {
+  constructor(
+    readonly cache: WeakMap<object, Znode>,
+    readonly part: object,
+    readonly describe: () => NodeDesc,
+  ) {}
 }
 
 const NO_NAMES: readonly string[] = Object.freeze([]);
@@ -343,17 +351,17 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   get(path: string): Znode | undefined {
     const d = this.resolve(path);
     if (d === undefined) return undefined;
-    if (d.part === undefined) return this.znode(d);
-    const [cache, part] = d.part;
-    const cached = cache.get(part);
+    if (!(d instanceof PartNode)) return this.znode(d);
+    const cached = d.cache.get(d.part);
     if (cached !== undefined) return cached;
-    const z = freezeZnode(this.znode(d));
-    cache.set(part, z);
+    const z = freezeZnode(this.znode(d.describe()));
+    d.cache.set(d.part, z);
     return z;
   }
 
   children(path: string): readonly string[] | undefined {
-    return this.resolve(path)?.names();
+    const d = this.resolve(path);
+    return (d instanceof PartNode ? d.describe() : d)?.names();
   }
 
   /** The stat alone (the data is encoded anyway: dataLength is its length). */
@@ -387,7 +395,7 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   }
 
   /** The descriptor of `path`, or undefined when no such znode. */
-  private resolve(path: string): NodeDesc | undefined {
+  private resolve(path: string): NodeDesc | PartNode | undefined {
     const s = splitPath(path);
     if (s === undefined) return undefined;
     if (s.length === 0) return this.root();
@@ -668,7 +676,11 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
    * `/brokers/topics/<t>`: czxid = TopicRecord; mzxid/version = the assignment's last change and
    * change count (partitions added, replicas changed). One child, `partitions`, created with it.
    */
-  private topicNode(t: TopicImage): NodeDesc {
+  private topicNode(t: TopicImage): PartNode {
+    return new PartNode(TOPIC_ZNODES, t, () => this.describeTopic(t));
+  }
+
+  private describeTopic(t: TopicImage): NodeDesc {
     const cz = zxidOf(t.createdOffset);
     return {
       ...leaf(
@@ -682,14 +694,13 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
       names: () => PARTITIONS_NAME,
       count: () => 1,
       newestChild: () => cz,
-      part: [TOPIC_ZNODES, t],
     };
   }
 
   /** `.../partitions`: null data, created with the topic; one child per partition (never deleted). */
-  private partitionsNode(t: TopicImage): NodeDesc {
-    return {
-      ...parent(
+  private partitionsNode(t: TopicImage): PartNode {
+    return new PartNode(PARTITIONS_ZNODES, t, () =>
+      parent(
         () => memo(t, 'pnames', () => Object.freeze(t.partitions.map((_, i) => String(i)))),
         () => {
           // Partitions are only added, so the last one is the newest.
@@ -700,23 +711,21 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
         t.createdTimeMs,
         () => t.partitions.length,
       ),
-      part: [PARTITIONS_ZNODES, t],
-    };
+    );
   }
 
   /** `.../partitions/<p>`: null data, created with the partition; its one child `state` too. */
-  private partitionNode(p: PartitionRegistration): NodeDesc {
-    const cz = zxidOf(p.createdOffset);
-    return {
-      ...parent(
+  private partitionNode(p: PartitionRegistration): PartNode {
+    return new PartNode(PARTITION_ZNODES, p, () => {
+      const cz = zxidOf(p.createdOffset);
+      return parent(
         () => STATE_NAME,
         () => cz,
         cz,
         p.createdTimeMs,
         () => 1,
-      ),
-      part: [PARTITION_ZNODES, p],
-    };
+      );
+    });
   }
 
   /**
@@ -724,10 +733,10 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
    * this znode's version); mzxid/mtime = the partition's last change; controller_epoch = the epoch in
    * which that change was written.
    */
-  private stateNode(p: PartitionRegistration): NodeDesc {
-    return {
-      // The term of the offset that wrote it never changes: a function of the partition alone.
-      ...leaf(
+  private stateNode(p: PartitionRegistration): PartNode {
+    // The term of the offset that wrote it never changes: a function of the partition alone.
+    return new PartNode(STATE_ZNODES, p, () =>
+      leaf(
         () => partitionStateJson(p, this.image.terms.epochAt(p.changedOffset)),
         zxidOf(p.createdOffset),
         p.createdTimeMs,
@@ -735,8 +744,7 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
         p.changedTimeMs,
         p.partitionEpoch,
       ),
-      part: [STATE_ZNODES, p],
-    };
+    );
   }
 
   // --- /config -------------------------------------------------------------------------------------
