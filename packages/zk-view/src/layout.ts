@@ -642,14 +642,9 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
 
   // --- /brokers/topics -----------------------------------------------------------------------------
 
+  /** Shared by every image with the same topic names (see TopicsImage.names). */
   private topicNames(): readonly string[] {
-    const topics = this.image.topics;
-    return memo(topics, 'names', () => {
-      const out: string[] = [];
-      for (const t of topics.topics()) out.push(t.name);
-      // Frozen: never changed, so the jute writer may keep its encoding (jute/records.ts).
-      return Object.freeze(out);
-    });
+    return this.image.topics.names();
   }
 
   private topicsNode(): NodeDesc {
@@ -664,12 +659,7 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   }
 
   private newestTopic(): bigint {
-    const topics = this.image.topics;
-    return memo(topics, 'newest', () => {
-      let newest = 0;
-      for (const t of topics.topics()) if (t.createdOffset > newest) newest = t.createdOffset;
-      return zxidOf(newest);
-    });
+    return zxidOf(this.image.topics.newestCreatedOffset);
   }
 
   /**
@@ -757,11 +747,17 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   private topicConfigNames(): readonly string[] {
     const topics = this.image.topics;
     const configs = this.image.configs;
-    return memo2(topics, configs, 'names', () => {
-      const out = this.topicNames().slice();
-      for (const [name] of configs.resources(ConfigResourceType.Topic))
-        if (topics.byName(name) === undefined && isZnodeName(name)) out.push(name);
-      return out;
+    // Keyed by the name list, not the topics image: partition changes do not rebuild it. Without
+    // configs of missing topics it *is* the name list (and shares its encoding).
+    const names = this.topicNames();
+    return memo2(names, configs, 'configNames', () => {
+      let out: string[] | undefined;
+      for (const [name] of configs.resources(ConfigResourceType.Topic)) {
+        if (topics.byName(name) !== undefined || !isZnodeName(name)) continue;
+        out ??= names.slice();
+        out.push(name);
+      }
+      return out === undefined ? names : Object.freeze(out);
     });
   }
 
@@ -776,7 +772,7 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     return dynamic(
       () => this.topicConfigNames(),
       () =>
-        memo2(topics, configs, 'newest', () => {
+        memo2(this.topicNames(), configs, 'newest', () => {
           let newest = this.newestTopic();
           for (const [name, r] of configs.resources(ConfigResourceType.Topic)) {
             const z = zxidOf(r.createdOffset);

@@ -397,5 +397,8 @@ describe('layout: stats', () => {
     expect(next.get('/brokers/topics/t8/partitions/3/state')!.stat.version).toBe(1);
     // The child list is computed once per topics image, not per snapshot or per call.
     expect(buildTree(log.image).children('/brokers/topics')).toBe(next.children('/brokers/topics'));
+    // A partition change does not rebuild the topic list (nor /config/topics', the same list).
+    expect(next.children('/brokers/topics')).toBe(s.children('/brokers/topics'));
+    expect(next.children('/config/topics')).toBe(s.children('/brokers/topics'));
   });
 });

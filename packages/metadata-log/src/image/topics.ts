@@ -105,6 +105,13 @@ export interface ComparableTopic {
   partitions: PartitionRegistration[];
 }
 
+interface NameIndex {
+  readonly names: readonly string[];
+  readonly newest: number;
+}
+/** Name map -> its names and newest creation (a topic's creation offset never changes while it exists). */
+const nameIndexes = new WeakMap<PMap<string>, NameIndex>();
+
 export class TopicsImageImpl implements TopicsImage {
   static readonly EMPTY = new TopicsImageImpl(PMap.empty(), PMap.empty(), 0);
 
@@ -130,6 +137,34 @@ export class TopicsImageImpl implements TopicsImage {
 
   topics(): IterableIterator<TopicImageImpl> {
     return this.byIdMap.values();
+  }
+
+  names(): readonly string[] {
+    return this.nameIndex().names;
+  }
+
+  get newestCreatedOffset(): number {
+    return this.nameIndex().newest;
+  }
+
+  /**
+   * Keyed by the name map, which a delta rebuilds only when a topic is created or removed: images
+   * that differ in partitions alone share it (O(topics) once per creation or removal, not per image).
+   */
+  private nameIndex(): NameIndex {
+    let index = nameIndexes.get(this.byNameMap);
+    if (index === undefined) {
+      const names: string[] = [];
+      let newest = 0;
+      for (const [name, id] of this.byNameMap.entries()) {
+        names.push(name);
+        const created = this.byIdMap.get(id)?.createdOffset ?? 0;
+        if (created > newest) newest = created;
+      }
+      index = { names: Object.freeze(names), newest };
+      nameIndexes.set(this.byNameMap, index);
+    }
+    return index;
   }
 
   get topicCount(): number {

@@ -88,6 +88,12 @@ export interface TopicsImage {
   topics(): IterableIterator<TopicImage>;
   readonly topicCount: number;
   readonly partitionCount: number;
+  /**
+   * Every topic name (frozen), and the newest topic's creation offset: the same array while no topic
+   * is created or removed, whatever else changes (partition changes do not rebuild it).
+   */
+  names(): readonly string[];
+  readonly newestCreatedOffset: number;
   /** Topics removed since the log began, and the offset of the last removal (0: none). */
   readonly removedCount: number;
   readonly lastRemovedOffset: number;
