@@ -18,21 +18,37 @@
  *   Partition:      createdOffset, createdTimeMs, changedOffset, changedTimeMs (epochs are record fields)
  *   Config:         createdOffset, createdTimeMs, changedOffset, changedTimeMs, resourceVersion (of the resource)
  *   OffsetCommit:   changedOffset, createdOffset, createdTimeMs, commitVersion
- * A new field or record kind means a new `format`; readers refuse formats newer than theirs.
+ *
+ * Format 2 adds what replay remembers beyond current values (the stamps ZooKeeper-style stats derive
+ * from, so a node started from a snapshot shows the same stats as one that replayed the whole log):
+ *   header `stamps`: the Raft terms (first offset, term, time of each), the cluster id's stamps and
+ *     unfenced-broker removals, the features' stamps, topic removals, config removals per resource
+ *     type, group removals;
+ *   Config with `value` null (name ""): an emptied owned resource's stamps (the fields above);
+ *   OffsetCommit, on a group's first record: groupCreatedOffset, groupCreatedTimeMs, removedTopics,
+ *     topicsRemovedOffset; on the first record of a topic that lost offsets: topicCreatedOffset,
+ *     topicCreatedTimeMs, removedPartitions, partitionsRemovedOffset.
+ * A format-1 snapshot loads with those stamps as its records show them (no removals, the snapshot's
+ * term from its offset). A new field or record kind means a new `format`; readers refuse formats
+ * newer than theirs.
  */
 import { crc32 } from 'node:zlib';
 import { Packr, Unpackr } from 'msgpackr';
-import { brokerRegistration, ClusterImageImpl } from './image/cluster.js';
+import { brokerRegistration, ClusterImageImpl, type ClusterStamps } from './image/cluster.js';
 import { ConfigsImageImpl, ResourceConfigsImpl } from './image/configs.js';
-import { FeaturesImageImpl } from './image/features.js';
+import { type FeatureStamps, FeaturesImageImpl } from './image/features.js';
 import { MetadataImage } from './image/metadata-image.js';
 import { Committed, GroupOffsetsImpl, OffsetsImageImpl } from './image/offsets.js';
 import { PMap } from './image/pmap.js';
+import { TermsImageImpl } from './image/terms.js';
 import { newPartition, TopicImageImpl, TopicsImageImpl } from './image/topics.js';
 import type {
   BrokerRegistration,
   CommittedOffset,
+  ConfigRemovals,
   ControllerRegistration,
+  EmptiedConfigs,
+  GroupTopicStamps,
   PartitionRegistration,
 } from './image/types.js';
 import { ZkSessionsDelta, ZkSessionsImageImpl } from './image/zk-sessions.js';
@@ -52,7 +68,7 @@ import {
 } from './records.js';
 
 /** The snapshot format this build writes and the newest it reads. */
-export const SNAPSHOT_FORMAT = 1;
+export const SNAPSHOT_FORMAT = 2;
 export const SNAPSHOT_MAGIC = 'kbroker-metadata-snapshot';
 
 const FRAME_HEADER = 1;
@@ -94,6 +110,20 @@ export interface SnapshotHeader {
   readonly topics: number;
   readonly partitions: number;
   readonly groups: number;
+  /** Format 2 on. */
+  readonly stamps?: SnapshotStamps;
+}
+
+/** The image's domain-wide stamps (format 2): see the module comment. */
+export interface SnapshotStamps {
+  /** [first offset, term, time] of each term. */
+  readonly terms: readonly (readonly [number, number, number])[];
+  readonly cluster: ClusterStamps;
+  readonly features: FeatureStamps;
+  readonly topicsRemoved: readonly [number, number];
+  /** [resource type, count, last offset]. */
+  readonly configRemovals: readonly (readonly [number, number, number])[];
+  readonly groupsRemoved: readonly [number, number];
 }
 
 export interface WriteSnapshotOptions {
@@ -131,7 +161,20 @@ type SnapConfig = Extra<
 >;
 type SnapCommit = Extra<
   OffsetCommitRecord,
-  { changedOffset: number; createdOffset: number; createdTimeMs: number; commitVersion: number }
+  {
+    changedOffset: number;
+    createdOffset: number;
+    createdTimeMs: number;
+    commitVersion: number;
+    groupCreatedOffset?: number;
+    groupCreatedTimeMs?: number;
+    removedTopics?: number;
+    topicsRemovedOffset?: number;
+    topicCreatedOffset?: number;
+    topicCreatedTimeMs?: number;
+    removedPartitions?: number;
+    partitionsRemovedOffset?: number;
+  }
 >;
 
 /** A record as a snapshot holds it: a metadata record, with snapshot-only stamps where needed. */
@@ -224,8 +267,29 @@ function* snapshotRecords(image: MetadataImage): Generator<SnapshotRecord> {
       }
     }
   }
+  for (const type of image.configs.emptiedByType.keys()) {
+    for (const [resourceName, e] of image.configs.emptiedByType.get(type)!.entries()) {
+      yield {
+        type: RecordType.Config,
+        version: 0,
+        resourceType: type as ConfigResourceType,
+        resourceName,
+        name: '',
+        value: null,
+        createdOffset: e.createdOffset,
+        createdTimeMs: e.createdTimeMs,
+        changedOffset: e.changedOffset,
+        changedTimeMs: e.changedTimeMs,
+        resourceVersion: e.version,
+      } satisfies SnapConfig;
+    }
+  }
   for (const g of image.offsets.groups()) {
+    let first = true;
+    let lastTopic: string | undefined;
     for (const [topic, partition, c] of g.entries()) {
+      const ts = topic !== lastTopic ? g.topicStamps(topic) : undefined;
+      lastTopic = topic;
       yield {
         type: RecordType.OffsetCommit,
         version: 0,
@@ -239,7 +303,24 @@ function* snapshotRecords(image: MetadataImage): Generator<SnapshotRecord> {
         createdOffset: c.createdOffset,
         createdTimeMs: c.createdTimeMs,
         commitVersion: c.version,
+        ...(first
+          ? {
+              groupCreatedOffset: g.createdOffset,
+              groupCreatedTimeMs: g.createdTimeMs,
+              removedTopics: g.removedTopics,
+              topicsRemovedOffset: g.topicsRemovedOffset,
+            }
+          : {}),
+        ...(ts !== undefined
+          ? {
+              topicCreatedOffset: ts.createdOffset,
+              topicCreatedTimeMs: ts.createdTimeMs,
+              removedPartitions: ts.removedPartitions,
+              partitionsRemovedOffset: ts.lastRemovedOffset,
+            }
+          : {}),
       } satisfies SnapCommit;
+      first = false;
     }
   }
   for (const z of image.zkSessions.sessions()) {
@@ -252,6 +333,19 @@ function* snapshotRecords(image: MetadataImage): Generator<SnapshotRecord> {
       ownerId: z.ownerId,
     } satisfies ZkSessionRecord;
   }
+}
+
+function snapshotStamps(image: MetadataImage): SnapshotStamps {
+  const configRemovals: [number, number, number][] = [];
+  for (const [type, r] of image.configs.removalsByType) configRemovals.push([type, r.count, r.lastOffset]);
+  return {
+    terms: image.terms.toComparable(),
+    cluster: { ...image.cluster.stamps },
+    features: { ...image.features.stamps },
+    topicsRemoved: [image.topics.removedCount, image.topics.lastRemovedOffset],
+    configRemovals,
+    groupsRemoved: [image.offsets.removedGroups, image.offsets.lastRemovedOffset],
+  };
 }
 
 /** Accumulates frames, keeps the running CRC, and cuts the byte stream into fixed-size chunks. */
@@ -324,6 +418,7 @@ export function* writeSnapshot(
     topics: image.topics.topicCount,
     partitions: image.topics.partitionCount,
     groups: image.offsets.groupCount,
+    stamps: snapshotStamps(image),
   };
   out.frame(FRAME_HEADER, new Packr({ useRecords: false }).pack(header), true);
   let count = 0;
@@ -438,6 +533,14 @@ interface ConfigBuild {
   readonly record: SnapConfig;
 }
 
+interface GroupBuild {
+  readonly topics: Map<string, Map<number, CommittedOffset>>;
+  size: number;
+  /** From the group's first record (format 2), else undefined: derived from its commits. */
+  stamps: readonly [number, number, number, number] | undefined;
+  topicStamps: Map<string, GroupTopicStamps> | undefined;
+}
+
 /** Builds an image straight from snapshot records (no deltas: every stamp comes from the records). */
 class ImageLoader {
   private clusterId = '';
@@ -449,11 +552,12 @@ class ImageLoader {
   private partitionCount = 0;
   private last: TopicBuild | undefined;
   private readonly configs = new Map<number, Map<string, ConfigBuild>>();
-  private readonly groups = new Map<
-    string,
-    { topics: Map<string, Map<number, CommittedOffset>>; size: number }
-  >();
+  private readonly emptied = new Map<number, PMap<EmptiedConfigs>>();
+  private readonly groups = new Map<string, GroupBuild>();
   private readonly zkSessions = new ZkSessionsDelta(ZkSessionsImageImpl.EMPTY);
+
+  /** The snapshot's format (its header comes first): format 1 has no stamps beyond the records'. */
+  constructor(private readonly format: number) {}
 
   add(raw: unknown): void {
     if (typeof raw !== 'object' || raw === null)
@@ -529,7 +633,19 @@ class ImageLoader {
         return;
       }
       case RecordType.Config: {
-        if (record.value === null) return;
+        if (record.value === null) {
+          if (this.format < 2) return;
+          const e: EmptiedConfigs = Object.freeze({
+            createdOffset: num(fields, 'createdOffset'),
+            createdTimeMs: num(fields, 'createdTimeMs'),
+            changedOffset: num(fields, 'changedOffset'),
+            changedTimeMs: num(fields, 'changedTimeMs'),
+            version: num(fields, 'resourceVersion'),
+          });
+          const m = this.emptied.get(record.resourceType) ?? PMap.empty<EmptiedConfigs>();
+          this.emptied.set(record.resourceType, m.set(record.resourceName, e));
+          return;
+        }
         let byName = this.configs.get(record.resourceType);
         if (byName === undefined) {
           byName = new Map();
@@ -555,8 +671,28 @@ class ImageLoader {
       case RecordType.OffsetCommit: {
         let g = this.groups.get(record.groupId);
         if (g === undefined) {
-          g = { topics: new Map(), size: 0 };
+          g = { topics: new Map(), size: 0, stamps: undefined, topicStamps: undefined };
           this.groups.set(record.groupId, g);
+        }
+        if (fields.groupCreatedOffset !== undefined) {
+          g.stamps = [
+            num(fields, 'groupCreatedOffset'),
+            num(fields, 'groupCreatedTimeMs'),
+            num(fields, 'removedTopics'),
+            num(fields, 'topicsRemovedOffset'),
+          ];
+        }
+        if (fields.topicCreatedOffset !== undefined) {
+          g.topicStamps ??= new Map();
+          g.topicStamps.set(
+            record.topic,
+            Object.freeze({
+              createdOffset: num(fields, 'topicCreatedOffset'),
+              createdTimeMs: num(fields, 'topicCreatedTimeMs'),
+              removedPartitions: num(fields, 'removedPartitions'),
+              lastRemovedOffset: num(fields, 'partitionsRemovedOffset'),
+            }),
+          );
         }
         let parts = g.topics.get(record.topic);
         if (parts === undefined) {
@@ -589,12 +725,20 @@ class ImageLoader {
   }
 
   build(header: SnapshotHeader): MetadataImage {
+    const stamps = header.stamps;
     const features =
-      this.features.size === 0 ? FeaturesImageImpl.EMPTY : new FeaturesImageImpl(this.features);
+      this.features.size === 0 && stamps === undefined
+        ? FeaturesImageImpl.EMPTY
+        : new FeaturesImageImpl(this.features, stamps === undefined ? undefined : { ...stamps.features });
     const cluster =
-      this.clusterId === '' && this.brokers.size === 0 && this.controllers.size === 0
+      this.clusterId === '' && this.brokers.size === 0 && this.controllers.size === 0 && stamps === undefined
         ? ClusterImageImpl.EMPTY
-        : new ClusterImageImpl(this.clusterId, this.brokers, this.controllers);
+        : new ClusterImageImpl(
+            this.clusterId,
+            this.brokers,
+            this.controllers,
+            stamps === undefined ? undefined : Object.freeze({ ...stamps.cluster }),
+          );
     const byId = PMap.empty<TopicImageImpl>().asMutable();
     const byName = PMap.empty<string>().asMutable();
     for (const { record: r, partitions } of this.topics.values()) {
@@ -613,10 +757,17 @@ class ImageLoader {
       );
       byName.set(r.name, r.topicId);
     }
+    const [topicsRemoved, topicsRemovedOffset] = stamps?.topicsRemoved ?? [0, 0];
     const topics =
-      this.topics.size === 0
+      this.topics.size === 0 && topicsRemoved === 0
         ? TopicsImageImpl.EMPTY
-        : new TopicsImageImpl(byId.build(), byName.build(), this.partitionCount);
+        : new TopicsImageImpl(
+            byId.build(),
+            byName.build(),
+            this.partitionCount,
+            topicsRemoved,
+            topicsRemovedOffset,
+          );
     const byType = new Map<number, PMap<ResourceConfigsImpl>>();
     for (const [type, resources] of this.configs) {
       const b = PMap.empty<ResourceConfigsImpl>().asMutable();
@@ -635,16 +786,50 @@ class ImageLoader {
       }
       byType.set(type, b.build());
     }
-    const configs = byType.size === 0 ? ConfigsImageImpl.EMPTY : new ConfigsImageImpl(byType);
+    const removals = new Map<number, ConfigRemovals>();
+    for (const [type, count, lastOffset] of stamps?.configRemovals ?? [])
+      removals.set(type, Object.freeze({ count, lastOffset }));
+    const configs =
+      byType.size === 0 && this.emptied.size === 0 && removals.size === 0
+        ? ConfigsImageImpl.EMPTY
+        : new ConfigsImageImpl(byType, this.emptied, removals);
     const groups = PMap.empty<GroupOffsetsImpl>().asMutable();
-    for (const [groupId, g] of this.groups)
-      groups.set(groupId, new GroupOffsetsImpl(groupId, g.topics, g.size));
-    const offsets = this.groups.size === 0 ? OffsetsImageImpl.EMPTY : new OffsetsImageImpl(groups.build());
+    for (const [groupId, g] of this.groups) {
+      // Format 1: the group's creation is its oldest commit, as replay would have stamped it then.
+      const [created, createdTime, removedTopics, topicsRemovedOffset] = g.stamps ?? oldestCommit(g);
+      groups.set(
+        groupId,
+        new GroupOffsetsImpl(
+          groupId,
+          g.topics,
+          g.size,
+          created,
+          createdTime,
+          removedTopics,
+          topicsRemovedOffset,
+          g.topicStamps,
+        ),
+      );
+    }
+    const [groupsRemoved, groupsRemovedOffset] = stamps?.groupsRemoved ?? [0, 0];
+    const offsets =
+      this.groups.size === 0 && groupsRemoved === 0
+        ? OffsetsImageImpl.EMPTY
+        : new OffsetsImageImpl(groups.build(), groupsRemoved, groupsRemovedOffset);
     const provenance = Object.freeze({
       offset: header.offset,
       epoch: header.epoch,
       timestampMs: header.timestampMs,
     });
+    // Format 1 knows only the snapshot's own term: it is dated at the snapshot's offset.
+    const terms =
+      stamps === undefined
+        ? TermsImageImpl.EMPTY.observe(header.offset, header.epoch, header.timestampMs)
+        : new TermsImageImpl(
+            stamps.terms.map((t) => t[0]),
+            stamps.terms.map((t) => t[1]),
+            stamps.terms.map((t) => t[2]),
+          );
     return new MetadataImage(
       provenance,
       features,
@@ -653,8 +838,17 @@ class ImageLoader {
       configs,
       offsets,
       this.zkSessions.apply(),
+      terms,
     );
   }
+}
+
+function oldestCommit(g: GroupBuild): [number, number, number, number] {
+  let first: CommittedOffset | undefined;
+  for (const parts of g.topics.values())
+    for (const c of parts.values())
+      if (first === undefined || c.createdOffset < first.createdOffset) first = c;
+  return [first?.createdOffset ?? 0, first?.createdTimeMs ?? 0, 0, 0];
 }
 
 function decodeHeader(payload: Uint8Array): SnapshotHeader {
@@ -675,6 +869,19 @@ function decodeHeader(payload: Uint8Array): SnapshotHeader {
   }
   for (const f of ['offset', 'epoch', 'timestampMs'] as const) {
     if (typeof h[f] !== 'number') throw new SnapshotFormatError(`metadata snapshot header lacks ${f}`);
+  }
+  if (h.format >= 2) {
+    const st = h.stamps as Partial<SnapshotStamps> | undefined;
+    const ok =
+      typeof st === 'object' &&
+      st !== null &&
+      Array.isArray(st.terms) &&
+      typeof st.cluster === 'object' &&
+      typeof st.features === 'object' &&
+      Array.isArray(st.topicsRemoved) &&
+      Array.isArray(st.configRemovals) &&
+      Array.isArray(st.groupsRemoved);
+    if (!ok) throw new SnapshotFormatError(`metadata snapshot format ${h.format} header lacks its stamps`);
   }
   return h as SnapshotHeader;
 }
@@ -702,7 +909,7 @@ export async function readSnapshot(
 ): Promise<MetadataImage> {
   const frames = new FrameReader();
   const unpackr = new Unpackr({ useRecords: true, mapsAsObjects: true });
-  const loader = new ImageLoader();
+  let loader: ImageLoader | undefined;
   let header: SnapshotHeader | undefined;
   let footer: { records: number; crc32: number } | undefined;
   let crc = 0;
@@ -719,6 +926,7 @@ export async function readSnapshot(
         if (f.kind !== FRAME_HEADER)
           throw new SnapshotFormatError('not a kbroker metadata snapshot (no header frame)');
         header = decodeHeader(f.payload);
+        loader = new ImageLoader(header.format);
         crc = crc32(f.frame, crc);
         continue;
       }
@@ -727,7 +935,7 @@ export async function readSnapshot(
         // After a bad record keep checksumming: corruption then surfaces as a checksum error.
         if (failure === undefined) {
           try {
-            records += loadFrame(unpackr, f.payload, loader);
+            records += loadFrame(unpackr, f.payload, loader!);
           } catch (err) {
             failure = err;
           }
@@ -760,7 +968,7 @@ export async function readSnapshot(
       `metadata snapshot footer counts ${footer.records} records, the stream held ${records}`,
     );
   }
-  return loader.build(header);
+  return loader!.build(header);
 }
 
 /** Reads only the header (format, provenance, counts) of a snapshot stream. */

@@ -288,6 +288,49 @@ describe('snapshot', () => {
     expect(err).toBeInstanceOf(UnsupportedRecordError);
   });
 
+  it('loads a format-1 snapshot: the stamps it lacks start from what its records show', async () => {
+    const packr = new Packr({ useRecords: false });
+    const frame = (kind: number, payload: Uint8Array) => {
+      const f = Buffer.concat([Buffer.from([kind, 0, 0, 0, 0]), payload]);
+      f.writeUInt32BE(payload.length, 1);
+      return f;
+    };
+    const head = frame(
+      1,
+      packr.pack({ magic: 'kbroker-metadata-snapshot', format: 1, offset: 40, epoch: 3, timestampMs: 7 }),
+    );
+    const commit = (partition: number, createdOffset: number) => ({
+      type: RecordType.OffsetCommit,
+      version: 0,
+      groupId: 'g',
+      topic: 't',
+      partition,
+      offset: 1,
+      metadata: '',
+      commitTimestampMs: 0,
+      changedOffset: createdOffset,
+      createdOffset,
+      createdTimeMs: createdOffset * 10,
+      commitVersion: 0,
+    });
+    const recs = frame(
+      2,
+      packr.pack([{ type: RecordType.Cluster, version: 0, clusterId: 'x' }, commit(0, 30), commit(1, 20)]),
+    );
+    const body = Buffer.concat([head, recs]);
+    const image = await readSnapshot([body, frame(3, packr.pack({ records: 3, crc32: crc32(body) }))]);
+    expect(image.terms).toMatchObject({ count: 1, startOffset: 40, startTimeMs: 7 });
+    expect(image.terms.epochAt(1)).toBe(3);
+    expect(image.topics).toMatchObject({ removedCount: 0, lastRemovedOffset: 0 });
+    expect(image.offsets.group('g')).toMatchObject({
+      createdOffset: 20,
+      createdTimeMs: 200,
+      removedTopics: 0,
+    });
+    // Written again, it is a format-2 snapshot of the same image.
+    expect((await readSnapshot(writeSnapshot(image))).equals(image)).toBe(true);
+  });
+
   it('captures the image it was given even if consumed later', async () => {
     const image = sample();
     const stream = writeSnapshot(image);

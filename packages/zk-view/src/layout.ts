@@ -12,19 +12,28 @@
  * `zxid = BigInt(log offset)` (the Raft index). Raft indices are strictly increasing across terms and
  * restarts, so zxids are monotonic, and every stamp in the image is an offset, so each stat field maps
  * to one image field. ZooKeeper's own zxids are `epoch << 32 | counter`, but clients only compare them
- * (and Kafka reads czxid as the broker epoch, which *is* the registration offset in KRaft); putting the
- * Raft term in the high bits would also work but needs the term of every offset, which the image does
- * not keep (it keeps only the latest term).
+ * (and Kafka reads czxid as the broker epoch, which *is* the registration offset in KRaft).
+ *
+ * ## Every stat is a function of the image
+ * The image is replayed from the replicated log by the same code on every node, and snapshots keep
+ * everything replay remembers, so every node, started at any time or restarted, serves the same stat
+ * for the same znode at the same image (what ZooKeeper clients moving between servers, and
+ * conditional writes, rely on). What a snapshot of current values would lose, the image keeps as
+ * stamps: removal counters and last removal offsets of each kind of child (cversion, pzxid after a
+ * deletion), the set of unfenced brokers' last change, emptied topic configs' versions, the features'
+ * change count, the cluster id's offset, and the Raft terms (each term's first offset: the
+ * controller's takeover, and the term a partition state was written in). The one input from outside
+ * the image is the active controller's id (Raft's leader), shown in `/controller`.
  *
  * ## Stats (each derivation is at the node kind below)
  * - czxid/ctime: the record that created what the znode shows; mzxid/mtime: its last data change.
  * - version: data changes since creation, = the image's own change counter for that thing
  *   (partitionEpoch, assignmentVersion, config version, commit count - 1).
  * - cversion: child creations + deletions. Creations are the current children (each created once);
- *   deletions are not in the image, so they come from a {@link ZnodeHistory} (kept by the live tree,
- *   see tree.ts). ZooKeeper's built-in children start it negative (observed on ZooKeeper 3.8: `/` has
- *   cversion -1 with its one child `zookeeper`, `/zookeeper` -2 with `config` and `quota`).
- * - pzxid: the newest of the znode's own czxid, its children's czxids and the history's last child change.
+ *   each removed child counts a creation and a deletion, from the image's removal counters.
+ *   ZooKeeper's built-in children start it negative (observed on ZooKeeper 3.8: `/` has cversion -1
+ *   with its one child `zookeeper`, `/zookeeper` -2 with `config` and `quota`).
+ * - pzxid: the newest of the znode's own czxid, its children's czxids and its last child removal.
  * - dataLength: UTF-8 bytes of the data, 0 for null data.
  * - ephemeralOwner: a synthetic, stable session id per broker registration (see {@link syntheticSessionId}).
  * - Znodes that exist from the start (the paths a broker pre-creates, ZooKeeper's `/zookeeper`) are
@@ -35,6 +44,7 @@ import {
   type BrokerRegistration,
   type CommittedOffset,
   ConfigResourceType,
+  continuedStamps,
   type GroupOffsets,
   type MetadataImageView,
   type PartitionRegistration,
@@ -69,54 +79,15 @@ export function syntheticSessionId(brokerId: number, brokerEpoch: number): bigin
   return (BigInt(brokerEpoch) << 20n) | BigInt(brokerId & 0xfffff);
 }
 
-/** The active controller, as `/controller` shows it. The image does not know it (Raft does). */
-export interface ActiveController {
-  /** The controller's node id (`brokerid`). */
-  readonly id: number;
-  /** Its Raft epoch (term): `kraftControllerEpoch`, and `/controller_epoch`. */
-  readonly epoch: number;
-  /** Where and when it took office: `/controller`'s czxid/ctime and timestamp, `/controller_epoch`'s mzxid/mtime. */
-  readonly sinceOffset: number;
-  readonly sinceTimeMs: number;
-}
-
-/** Child changes of one parent the image cannot show (deletions), and the newest observed child change. */
-export interface ChildHistory {
-  /** Children deleted so far (each counted a create and a delete in cversion). */
-  readonly removed: number;
-  /** zxid of the newest child create or delete observed. */
-  readonly pzxid: bigint;
-  /** The parent's czxid when this was recorded: a re-created parent starts afresh. */
-  readonly parentCzxid: bigint;
-}
-
-/** Data changes of one znode the image's stamps missed (e.g. /feature has no change offset). */
-export interface DataHistory {
-  /** Versions to add to the derived version. */
-  readonly extraVersions: number;
-  readonly mzxid: bigint;
-  readonly mtimeMs: number;
-  /** The znode's czxid when this was recorded: a re-created znode starts afresh. */
-  readonly czxid: bigint;
-}
-
-/** What an observer of every image (the live tree) knows beyond one image. Immutable per snapshot. */
-export interface ZnodeHistory {
-  children(path: string): ChildHistory | undefined;
-  data(path: string): DataHistory | undefined;
-}
-
 export interface ZkViewOptions {
   /** Session id owning `/brokers/ids/<id>` (default {@link syntheticSessionId}). */
   readonly sessionIdOf?: (brokerId: number, brokerEpoch: number) => bigint;
-  /** The active controller; without it there is no `/controller` (as between two elections). */
-  readonly controller?: ActiveController;
   /**
-   * The Raft term of the batch at a log offset: a partition state's `controller_epoch` is the epoch of
-   * the controller that last wrote it. Default: the image's epoch for every offset.
+   * The active controller's node id (Raft's leader, which the image does not record); negative or
+   * absent: none known, and there is no `/controller` (as between two elections). It took office at
+   * the image's latest term's first entry.
    */
-  readonly epochAt?: (offset: number) => number;
-  readonly history?: ZnodeHistory;
+  readonly controllerId?: number;
 }
 
 /** Paths a Kafka broker creates at startup (`ZkData.PersistentZkPaths`, parents included), null data. */
@@ -231,6 +202,22 @@ function memo2<T>(a: object, b: object, key: string, compute: () => T): T {
 const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Znodes of the hottest paths (a topic, its `partitions`, a partition and its state), each a function
+ * of one image part (see PartNode): built once, frozen (a frozen Stat tells the jute writer it
+ * may keep the encoding, see jute/records.ts), dropped with the part. One cache per kind of znode, as
+ * a part (a topic, a partition) is resolved at two paths.
+ */
+const TOPIC_ZNODES = new WeakMap<object, Znode>();
+const PARTITIONS_ZNODES = new WeakMap<object, Znode>();
+const PARTITION_ZNODES = new WeakMap<object, Znode>();
+const STATE_ZNODES = new WeakMap<object, Znode>();
+
+function freezeZnode(z: Znode): Znode {
+  Object.freeze(z.stat);
+  return Object.freeze(z);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Node descriptors: what a path resolves to, before history and stat assembly.
 
@@ -251,6 +238,22 @@ interface NodeDesc {
   readonly builtin: number;
   /** ACL changes: 0, except ZooKeeper's `/zookeeper/config`, whose read-only ACL it sets at version -1. */
   readonly aversion?: number;
+  /** Children removed so far (each counted a creation and a deletion) and the last removal's zxid. */
+  readonly removed: number;
+  readonly removedZxid: bigint;
+}
+
+/**
+ * A znode that is a function of one image part (a topic, a partition): its Znode is built once per
+ * part, frozen, and shared by every snapshot holding that part. Resolving one costs a cache lookup;
+ * its descriptor is built only on a miss (or for its child names).
+ */
+class PartNode {
+  constructor(
+    readonly cache: WeakMap<object, Znode>,
+    readonly part: object,
+    readonly describe: () => NodeDesc,
+  ) {}
 }
 
 const NO_NAMES: readonly string[] = Object.freeze([]);
@@ -276,6 +279,8 @@ function leaf(
     count: () => 0,
     newestChild: () => 0n,
     builtin: 0,
+    removed: 0,
+    removedZxid: 0n,
   };
 }
 
@@ -287,6 +292,8 @@ function parent(
   count: () => number = () => names().length,
   data: () => string | Uint8Array | null = () => null,
   builtin = 0,
+  removed = 0,
+  removedZxid = 0n,
 ): NodeDesc {
   return {
     data,
@@ -300,7 +307,20 @@ function parent(
     count,
     newestChild,
     builtin,
+    removed,
+    removedZxid,
   };
+}
+
+/** A parent stamped 0 whose children come and go: `removed` of them so far, the last at `removedOffset`. */
+function dynamic(
+  names: () => readonly string[],
+  newestChild: () => bigint,
+  count: () => number,
+  removed: number,
+  removedOffset: number,
+): NodeDesc {
+  return parent(names, newestChild, 0n, 0, count, NULL, 0, removed, zxidOf(removedOffset));
 }
 
 /** A parent whose children all exist from the start (stamped 0). */
@@ -316,12 +336,11 @@ const EMPTY_DATA = () => EMPTY;
 
 /**
  * The znode tree of one image. Immutable: every answer is a function of the image and the options
- * (controller, history) it was built with.
+ * (session ids, controller id) it was built with.
  */
 export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   readonly zxid: bigint;
   private readonly sessionIdOf: (brokerId: number, brokerEpoch: number) => bigint;
-  private readonly epochAt: (offset: number) => number;
 
   constructor(
     readonly image: MetadataImageView,
@@ -329,17 +348,22 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   ) {
     this.zxid = zxidOf(image.provenance.offset);
     this.sessionIdOf = options.sessionIdOf ?? syntheticSessionId;
-    const epoch = image.provenance.epoch;
-    this.epochAt = options.epochAt ?? (() => epoch);
   }
 
   get(path: string): Znode | undefined {
     const d = this.resolve(path);
-    return d === undefined ? undefined : this.znode(path, d);
+    if (d === undefined) return undefined;
+    if (!(d instanceof PartNode)) return this.znode(d);
+    const cached = d.cache.get(d.part);
+    if (cached !== undefined) return cached;
+    const z = freezeZnode(this.znode(d.describe()));
+    d.cache.set(d.part, z);
+    return z;
   }
 
   children(path: string): readonly string[] | undefined {
-    return this.resolve(path)?.names();
+    const d = this.resolve(path);
+    return (d instanceof PartNode ? d.describe() : d)?.names();
   }
 
   /** The stat alone (the data is encoded anyway: dataLength is its length). */
@@ -347,39 +371,22 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     return this.get(path)?.stat;
   }
 
-  private znode(path: string, d: NodeDesc): Znode {
+  private znode(d: NodeDesc): Znode {
     const raw = d.data();
     const data = raw === null ? null : typeof raw === 'string' ? utf8.encode(raw) : raw;
-    const history = this.options.history;
-    let version = d.version;
-    let mzxid = d.mzxid;
-    let mtimeMs = d.mtimeMs;
-    const dh = history?.data(path);
-    if (dh !== undefined && dh.czxid === d.czxid) {
-      version += dh.extraVersions;
-      if (dh.mzxid > mzxid) {
-        mzxid = dh.mzxid;
-        mtimeMs = dh.mtimeMs;
-      }
-    }
     const count = d.count();
-    let removed = 0;
     let pzxid = d.czxid;
     const newest = count > 0 ? d.newestChild() : 0n;
     if (newest > pzxid) pzxid = newest;
-    const ch = history?.children(path);
-    if (ch !== undefined && ch.parentCzxid === d.czxid) {
-      removed = ch.removed;
-      if (ch.pzxid > pzxid) pzxid = ch.pzxid;
-    }
+    if (d.removedZxid > pzxid) pzxid = d.removedZxid;
     const stat: Stat = {
       czxid: d.czxid,
-      mzxid,
+      mzxid: d.mzxid,
       ctime: BigInt(d.ctimeMs),
-      mtime: BigInt(mtimeMs),
-      version,
+      mtime: BigInt(d.mtimeMs),
+      version: d.version,
       // Each current child was created once (one change), each removed one created and deleted.
-      cversion: count - 2 * d.builtin + 2 * removed,
+      cversion: count - 2 * d.builtin + 2 * d.removed,
       aversion: d.aversion ?? 0,
       ephemeralOwner: d.ephemeralOwner,
       dataLength: data === null ? 0 : data.length,
@@ -390,7 +397,7 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   }
 
   /** The descriptor of `path`, or undefined when no such znode. */
-  private resolve(path: string): NodeDesc | undefined {
+  private resolve(path: string): NodeDesc | PartNode | undefined {
     const s = splitPath(path);
     if (s === undefined) return undefined;
     if (s.length === 0) return this.root();
@@ -487,8 +494,15 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     return names;
   }
 
-  /** `/`: ZooKeeper's root, empty (not null) data, stamped 0; `zookeeper` is its built-in child. */
+  /**
+   * `/`: ZooKeeper's root, empty (not null) data, stamped 0; `zookeeper` is its built-in child.
+   * `/controller` is deleted and created again at each new term: every term after the first removed
+   * one, and so did the current one while no controller is known. Its last removal is the current
+   * term's start, which its re-creation dates anyway.
+   */
   private root(): NodeDesc {
+    const terms = this.image.terms;
+    const removed = Math.max(0, terms.count - 1) + (terms.count > 0 && !this.hasController() ? 1 : 0);
     return parent(
       () => this.rootNames(),
       () => {
@@ -502,7 +516,13 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
       () => this.rootNames().length,
       EMPTY_DATA,
       1,
+      removed,
+      removed > 0 ? zxidOf(terms.startOffset) : 0n,
     );
+  }
+
+  private hasController(): boolean {
+    return (this.options.controllerId ?? -1) >= 0 && this.image.provenance.epoch > 0;
   }
 
   // --- /cluster, /controller, /controller_epoch, /feature ------------------------------------------
@@ -514,56 +534,64 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     );
   }
 
-  /**
-   * `/cluster/id`: written once, by the first broker. The image does not record when the cluster id
-   * was set, so it is stamped 0 like the paths created at startup (the live tree dates it when it sees
-   * the id appear).
-   */
+  /** `/cluster/id`: written once, by the first broker: stamped with the ClusterRecord. */
   private clusterIdNode(): NodeDesc | undefined {
-    const id = this.image.cluster.clusterId;
-    return id === '' ? undefined : leaf(() => clusterIdJson(id), 0n, 0);
+    const c = this.image.cluster;
+    const id = c.clusterId;
+    return id === ''
+      ? undefined
+      : leaf(() => clusterIdJson(id), zxidOf(c.clusterIdOffset), c.clusterIdTimeMs);
   }
 
   /**
    * `/controller`: PERSISTENT with `kraftControllerEpoch`, as a KRaft controller writes it (KIP-866
-   * takeover): created (after deleting the previous one) when the controller takes office, never
-   * rewritten during its term, so czxid = mzxid = the takeover and version 0.
+   * takeover): created (after deleting the previous one) when the controller takes office, i.e. at
+   * its term's first entry, never rewritten during its term, so czxid = mzxid = the takeover and
+   * version 0.
    */
   private controllerNode(): NodeDesc | undefined {
-    const c = this.options.controller;
-    if (c === undefined || c.id < 0) return undefined;
-    return leaf(() => controllerJson(c.id, c.sinceTimeMs, c.epoch), zxidOf(c.sinceOffset), c.sinceTimeMs);
+    if (!this.hasController()) return undefined;
+    const id = this.options.controllerId!;
+    const { startOffset } = this.image.terms;
+    // A term starts with a Raft no-op, which has no time: its start is the last batch's time. A new
+    // cluster's first term has no earlier batch; its bootstrap batch (the cluster id) dates it.
+    const startTimeMs = this.image.terms.startTimeMs || this.image.cluster.clusterIdTimeMs;
+    const epoch = this.image.provenance.epoch;
+    return leaf(() => controllerJson(id, startTimeMs, epoch), zxidOf(startOffset), startTimeMs);
   }
 
   /**
    * `/controller_epoch`: the Raft epoch as a decimal string. Kafka creates it with `0` (version 0) and
    * each election sets epoch + 1 (version + 1), so the version equals the epoch. Its last data change
-   * is the current controller's takeover; created at the start (0).
+   * is the current term's start; created at the start (0).
    */
   private controllerEpochNode(): NodeDesc | undefined {
-    const epoch = Math.max(this.image.provenance.epoch, this.options.controller?.epoch ?? 0);
+    const epoch = this.image.provenance.epoch;
     if (epoch <= 0) return undefined;
-    const c = this.options.controller;
-    const since = c !== undefined && c.epoch === epoch ? c : undefined;
-    return leaf(
-      () => controllerEpochData(epoch),
-      0n,
-      0,
-      zxidOf(since?.sinceOffset ?? 0),
-      since?.sinceTimeMs ?? 0,
-      epoch,
-    );
+    const { startOffset, startTimeMs } = this.image.terms;
+    return leaf(() => controllerEpochData(epoch), 0n, 0, zxidOf(startOffset), startTimeMs, epoch);
   }
 
   /**
-   * `/feature`: exists once the cluster is bootstrapped (the controller writes it on taking office).
-   * Its version should be the finalized-features epoch; the image keeps no features epoch or change
-   * offset, so it derives as 0 / stamped 0 and the live tree's history counts observed changes.
+   * `/feature`: exists once the cluster is bootstrapped, created with the cluster id; its version is
+   * the finalized-features epoch: one per batch that changed levels after its creation (levels set in
+   * the bootstrap batch are its initial data).
    */
   private featureNode(): NodeDesc | undefined {
-    if (this.image.cluster.clusterId === '') return undefined;
-    const features = this.image.features;
-    return leaf(() => featureJson(features.all()), 0n, 0);
+    const c = this.image.cluster;
+    if (c.clusterId === '') return undefined;
+    const f = this.image.features;
+    const cz = zxidOf(c.clusterIdOffset);
+    const changed = zxidOf(f.changedOffset);
+    const version = f.createdOffset === 0 ? 0 : f.version + (f.createdOffset > c.clusterIdOffset ? 1 : 0);
+    return leaf(
+      () => featureJson(f.all()),
+      cz,
+      c.clusterIdTimeMs,
+      changed > cz ? changed : cz,
+      changed > cz ? f.changedTimeMs : c.clusterIdTimeMs,
+      version,
+    );
   }
 
   // --- /brokers/ids --------------------------------------------------------------------------------
@@ -577,14 +605,22 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     });
   }
 
+  /**
+   * `/brokers/ids`: a broker fenced, unregistered or re-registered removed its znode; one unfenced
+   * (again) created it, so its last child change is the image's last change to the unfenced set.
+   */
   private brokerIds(): NodeDesc {
-    return parent(
-      () => memo(this.image.cluster, 'liveNames', () => this.liveBrokers().map((b) => String(b.id))),
+    const c = this.image.cluster;
+    return dynamic(
+      () => memo(c, 'liveNames', () => this.liveBrokers().map((b) => String(b.id))),
       () => {
         let newest = 0;
         for (const b of this.liveBrokers()) if (b.epoch > newest) newest = b.epoch;
         return zxidOf(newest);
       },
+      () => this.liveBrokers().length,
+      c.unfencedRemovals,
+      c.unfencedChangedOffset,
     );
   }
 
@@ -612,36 +648,35 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
 
   // --- /brokers/topics -----------------------------------------------------------------------------
 
+  /** Shared by every image with the same topic names (see TopicsImage.names). */
   private topicNames(): readonly string[] {
-    const topics = this.image.topics;
-    return memo(topics, 'names', () => {
-      const out: string[] = [];
-      for (const t of topics.topics()) out.push(t.name);
-      return out;
-    });
+    return this.image.topics.names();
   }
 
   private topicsNode(): NodeDesc {
     const topics = this.image.topics;
-    return parent(
+    return dynamic(
       () => this.topicNames(),
-      () =>
-        memo(topics, 'newest', () => {
-          let newest = 0;
-          for (const t of topics.topics()) if (t.createdOffset > newest) newest = t.createdOffset;
-          return zxidOf(newest);
-        }),
-      0n,
-      0,
+      () => this.newestTopic(),
       () => topics.topicCount,
+      topics.removedCount,
+      topics.lastRemovedOffset,
     );
+  }
+
+  private newestTopic(): bigint {
+    return zxidOf(this.image.topics.newestCreatedOffset);
   }
 
   /**
    * `/brokers/topics/<t>`: czxid = TopicRecord; mzxid/version = the assignment's last change and
    * change count (partitions added, replicas changed). One child, `partitions`, created with it.
    */
-  private topicNode(t: TopicImage): NodeDesc {
+  private topicNode(t: TopicImage): PartNode {
+    return new PartNode(TOPIC_ZNODES, t, () => this.describeTopic(t));
+  }
+
+  private describeTopic(t: TopicImage): NodeDesc {
     const cz = zxidOf(t.createdOffset);
     return {
       ...leaf(
@@ -659,30 +694,34 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   }
 
   /** `.../partitions`: null data, created with the topic; one child per partition (never deleted). */
-  private partitionsNode(t: TopicImage): NodeDesc {
-    return parent(
-      () => memo(t, 'pnames', () => t.partitions.map((_, i) => String(i))),
-      () => {
-        // Partitions are only added, so the last one is the newest.
-        const last = t.partitions[t.partitions.length - 1];
-        return last === undefined ? 0n : zxidOf(last.createdOffset);
-      },
-      zxidOf(t.createdOffset),
-      t.createdTimeMs,
-      () => t.partitions.length,
+  private partitionsNode(t: TopicImage): PartNode {
+    return new PartNode(PARTITIONS_ZNODES, t, () =>
+      parent(
+        () => memo(t, 'pnames', () => Object.freeze(t.partitions.map((_, i) => String(i)))),
+        () => {
+          // Partitions are only added, so the last one is the newest.
+          const last = t.partitions[t.partitions.length - 1];
+          return last === undefined ? 0n : zxidOf(last.createdOffset);
+        },
+        zxidOf(t.createdOffset),
+        t.createdTimeMs,
+        () => t.partitions.length,
+      ),
     );
   }
 
   /** `.../partitions/<p>`: null data, created with the partition; its one child `state` too. */
-  private partitionNode(p: PartitionRegistration): NodeDesc {
-    const cz = zxidOf(p.createdOffset);
-    return parent(
-      () => STATE_NAME,
-      () => cz,
-      cz,
-      p.createdTimeMs,
-      () => 1,
-    );
+  private partitionNode(p: PartitionRegistration): PartNode {
+    return new PartNode(PARTITION_ZNODES, p, () => {
+      const cz = zxidOf(p.createdOffset);
+      return parent(
+        () => STATE_NAME,
+        () => cz,
+        cz,
+        p.createdTimeMs,
+        () => 1,
+      );
+    });
   }
 
   /**
@@ -690,14 +729,17 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
    * this znode's version); mzxid/mtime = the partition's last change; controller_epoch = the epoch in
    * which that change was written.
    */
-  private stateNode(p: PartitionRegistration): NodeDesc {
-    return leaf(
-      () => partitionStateJson(p, this.epochAt(p.changedOffset)),
-      zxidOf(p.createdOffset),
-      p.createdTimeMs,
-      zxidOf(p.changedOffset),
-      p.changedTimeMs,
-      p.partitionEpoch,
+  private stateNode(p: PartitionRegistration): PartNode {
+    // The term of the offset that wrote it never changes: a function of the partition alone.
+    return new PartNode(STATE_ZNODES, p, () =>
+      leaf(
+        () => partitionStateJson(p, this.image.terms.epochAt(p.changedOffset)),
+        zxidOf(p.createdOffset),
+        p.createdTimeMs,
+        zxidOf(p.changedOffset),
+        p.changedTimeMs,
+        p.partitionEpoch,
+      ),
     );
   }
 
@@ -711,54 +753,77 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   private topicConfigNames(): readonly string[] {
     const topics = this.image.topics;
     const configs = this.image.configs;
-    return memo2(topics, configs, 'names', () => {
-      const out = this.topicNames().slice();
-      for (const [name] of configs.resources(ConfigResourceType.Topic))
-        if (topics.byName(name) === undefined && isZnodeName(name)) out.push(name);
-      return out;
+    // Keyed by the name list, not the topics image: partition changes do not rebuild it. Without
+    // configs of missing topics it *is* the name list (and shares its encoding).
+    const names = this.topicNames();
+    return memo2(names, configs, 'configNames', () => {
+      let out: string[] | undefined;
+      for (const [name] of configs.resources(ConfigResourceType.Topic)) {
+        if (topics.byName(name) !== undefined || !isZnodeName(name)) continue;
+        out ??= names.slice();
+        out.push(name);
+      }
+      return out === undefined ? names : Object.freeze(out);
     });
   }
 
+  /**
+   * `/config/topics`: a topic's removal removed its config znode, and so did emptying the configs of a
+   * topic that does not exist.
+   */
   private topicConfigsNode(): NodeDesc {
     const topics = this.image.topics;
     const configs = this.image.configs;
-    return parent(
+    const orphans = configs.removals(ConfigResourceType.Topic);
+    return dynamic(
       () => this.topicConfigNames(),
       () =>
-        memo2(topics, configs, 'newest', () => {
-          let newest = 0n;
-          for (const name of this.topicConfigNames()) {
-            const z = this.topicConfigNode(name)?.czxid ?? 0n;
-            if (z > newest) newest = z;
+        memo2(this.topicNames(), configs, 'newest', () => {
+          let newest = this.newestTopic();
+          for (const [name, r] of configs.resources(ConfigResourceType.Topic)) {
+            const z = zxidOf(r.createdOffset);
+            if (z > newest && topics.byName(name) === undefined) newest = z;
           }
           return newest;
         }),
+      () => this.topicConfigNames().length,
+      topics.removedCount + orphans.count,
+      Math.max(topics.lastRemovedOffset, orphans.lastOffset),
     );
   }
 
   /**
-   * `/config/topics/<t>`. With overrides created with the topic: the resource's stamps and version.
-   * With overrides added later: created with the topic as `{}` (version 0), then one write per config
-   * version, so version = resource version + 1. Overrides all removed again: the image drops the
-   * resource, so the node shows `{}` with the topic's stamps (the live tree's history keeps its
-   * version and mzxid moving forward).
+   * `/config/topics/<t>`, stamped as one znode over all the lives of the topic's config resource
+   * (emptied configs leave `{}`: the image keeps their stamps). Created with the topic: the
+   * resource's stamps and version. Created later: the znode was created with the topic as `{}`
+   * (version 0), then written once per resource version, so version = resource version + 1.
    */
   private topicConfigNode(name: string): NodeDesc | undefined {
     const t = this.image.topics.byName(name);
-    const r = this.image.configs.get(ConfigResourceType.Topic, name);
+    const configs = this.image.configs;
+    const r = configs.get(ConfigResourceType.Topic, name);
     if (t === undefined) return r === undefined || !isZnodeName(name) ? undefined : configLeaf(r);
-    if (r === undefined || r.createdOffset < t.createdOffset) {
-      if (r !== undefined) return configLeaf(r);
-      return leaf(() => configJson(undefined), zxidOf(t.createdOffset), t.createdTimeMs);
+    const s = continuedStamps(configs.emptied(ConfigResourceType.Topic, name), r);
+    if (s === undefined) return leaf(() => configJson(undefined), zxidOf(t.createdOffset), t.createdTimeMs);
+    const data = () => configJson(r?.values);
+    // Created with the topic, or before it (set while no such topic existed): its own stamps.
+    if (s.createdOffset <= t.createdOffset) {
+      return leaf(
+        data,
+        zxidOf(s.createdOffset),
+        s.createdTimeMs,
+        zxidOf(s.changedOffset),
+        s.changedTimeMs,
+        s.version,
+      );
     }
-    if (r.createdOffset === t.createdOffset) return configLeaf(r);
     return leaf(
-      () => configJson(r.values),
+      data,
       zxidOf(t.createdOffset),
       t.createdTimeMs,
-      zxidOf(r.changedOffset),
-      r.changedTimeMs,
-      r.version + 1,
+      zxidOf(s.changedOffset),
+      s.changedTimeMs,
+      s.version + 1,
     );
   }
 
@@ -774,9 +839,11 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     });
   }
 
+  /** `/config/brokers`: a broker resource emptied removed its znode. */
   private brokerConfigsNode(): NodeDesc {
     const configs = this.image.configs;
-    return parent(
+    const removals = configs.removals(ConfigResourceType.Broker);
+    return dynamic(
       () => this.brokerConfigNames(),
       () =>
         memo(configs, 'brokerNewest', () => {
@@ -785,6 +852,9 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
             if (r.createdOffset > newest) newest = r.createdOffset;
           return zxidOf(newest);
         }),
+      () => this.brokerConfigNames().length,
+      removals.count,
+      removals.lastOffset,
     );
   }
 
@@ -824,17 +894,28 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     });
   }
 
-  /** A group's oldest commit (its parents' creation) and the newest creation of a topic parent. */
-  private groupSpan(g: GroupOffsets): { first: CommittedOffset; newestTopic: number } {
-    return memo(g, 'span', () => {
-      let first: CommittedOffset | undefined;
-      let newestTopic = 0;
-      for (const parts of this.groupTopics(g).values()) {
-        const t = span(parts.values());
-        if (first === undefined || t.first.createdOffset < first.createdOffset) first = t.first;
-        if (t.first.createdOffset > newestTopic) newestTopic = t.first.createdOffset;
+  /** A group's topic's creation: its stamps once it lost offsets, else its oldest commit. */
+  private groupTopicCreation(
+    g: GroupOffsets,
+    topic: string,
+    parts: ReadonlyMap<string, CommittedOffset>,
+  ): { createdOffset: number; createdTimeMs: number; newest: number } {
+    const t = span(parts.values());
+    const stamps = g.topicStamps(topic);
+    return stamps === undefined
+      ? { createdOffset: t.first.createdOffset, createdTimeMs: t.first.createdTimeMs, newest: t.newest }
+      : { createdOffset: stamps.createdOffset, createdTimeMs: stamps.createdTimeMs, newest: t.newest };
+  }
+
+  /** The newest creation of a topic parent of the group. */
+  private newestGroupTopic(g: GroupOffsets): number {
+    return memo(g, 'newestTopic', () => {
+      let newest = 0;
+      for (const [topic, parts] of this.groupTopics(g)) {
+        const c = this.groupTopicCreation(g, topic, parts).createdOffset;
+        if (c > newest) newest = c;
       }
-      return { first: first!, newestTopic };
+      return newest;
     });
   }
 
@@ -842,40 +923,39 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
    * `/consumers/<g>/offsets/<t>/<p>` (the old consumer's ZooKeeper offset storage), and its parents
    * (null data). A commit znode's czxid/ctime = the first commit, mzxid = the latest, version = commits
    * - 1, mtime = the latest commit's timestamp (the image keeps no record time for it). A parent is
-   * created by its oldest current descendant; offsets deleted in part leave the image without the
-   * parent's true creation, so it then moves to the oldest survivor.
+   * created with its first descendant (the image stamps a group's creation, and a topic's once some
+   * of its offsets were deleted); deleted offsets count as removed children of their parent.
    */
   private consumers(s: readonly string[]): NodeDesc | undefined {
     const offsets = this.image.offsets;
     if (s.length === 1) {
-      return parent(
+      return dynamic(
         () => this.groupNames(),
         () =>
           memo(offsets, 'newest', () => {
-            let newest = 0n;
+            let newest = 0;
             for (const name of this.groupNames()) {
-              const g = offsets.group(name)!;
-              const z = zxidOf(this.groupSpan(g).first.createdOffset);
-              if (z > newest) newest = z;
+              const c = offsets.group(name)!.createdOffset;
+              if (c > newest) newest = c;
             }
-            return newest;
+            return zxidOf(newest);
           }),
-        0n,
-        0,
+        () => this.groupNames().length,
+        offsets.removedGroups,
+        offsets.lastRemovedOffset,
       );
     }
     const g = offsets.group(s[1]!);
     if (g === undefined) return undefined;
     const topics = this.groupTopics(g);
     if (topics.size === 0) return undefined;
-    const gspan = this.groupSpan(g);
-    const gz = zxidOf(gspan.first.createdOffset);
+    const gz = zxidOf(g.createdOffset);
     if (s.length === 2) {
       return parent(
         () => OFFSETS_NAME,
         () => gz,
         gz,
-        gspan.first.createdTimeMs,
+        g.createdTimeMs,
         () => 1,
       );
     }
@@ -883,22 +963,32 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     if (s.length === 3) {
       return parent(
         () => memo(g, 'topicNames', () => [...topics.keys()]),
-        () => zxidOf(gspan.newestTopic),
+        () => zxidOf(this.newestGroupTopic(g)),
         gz,
-        gspan.first.createdTimeMs,
+        g.createdTimeMs,
         () => topics.size,
+        NULL,
+        0,
+        g.removedTopics,
+        zxidOf(g.topicsRemovedOffset),
       );
     }
-    const parts = topics.get(s[3]!);
+    const topic = s[3]!;
+    const parts = topics.get(topic);
     if (parts === undefined) return undefined;
     if (s.length === 4) {
-      const tspan = span(parts.values());
+      const t = this.groupTopicCreation(g, topic, parts);
+      const stamps = g.topicStamps(topic);
       return parent(
         () => [...parts.keys()],
-        () => zxidOf(tspan.newest),
-        zxidOf(tspan.first.createdOffset),
-        tspan.first.createdTimeMs,
+        () => zxidOf(t.newest),
+        zxidOf(t.createdOffset),
+        t.createdTimeMs,
         () => parts.size,
+        NULL,
+        0,
+        stamps?.removedPartitions ?? 0,
+        zxidOf(stamps?.lastRemovedOffset ?? 0),
       );
     }
     if (s.length !== 5) return undefined;

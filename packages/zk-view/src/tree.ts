@@ -8,26 +8,12 @@
  * compared between the two snapshots. A small change in a 10,000-topic cluster compares a handful of
  * znodes.
  *
- * What the image cannot show, the tree remembers while it runs ({@link ZnodeHistory}): deleted
- * children (cversion, pzxid of `/brokers/topics` after a deletion...), the zxid a child appeared when
- * that is later than its czxid (a broker unfenced after it registered), and data changes whose
- * stamps the image does not keep (`/feature`'s version, a topic config emptied). It also learns the
- * Raft term of offsets (partition states' controller_epoch) and when the controller took office. A
- * tree started later (after a restart) starts this history afresh; making it exact from the image
- * alone needs metadata-log to keep these stamps (deletion counters, feature epoch, per-change term).
+ * The tree keeps no state of its own beyond the latest snapshot: every stat is a function of the image
+ * (see layout.ts), so a tree started at any image, on any node, answers the same as one that saw
+ * every image. The changes are what differs between two consecutive snapshots.
  */
-import { type MetadataChange, type MetadataImageView, PMap, type PMapBuilder } from '@kbroker/metadata-log';
-import {
-  type ActiveController,
-  type ChildHistory,
-  type DataHistory,
-  DEFAULT_ENTITY,
-  ImageZnodeSnapshot,
-  joinPath,
-  parentOf,
-  type ZkViewOptions,
-  type ZnodeHistory,
-} from './layout.js';
+import type { MetadataChange, MetadataImageView } from '@kbroker/metadata-log';
+import { DEFAULT_ENTITY, ImageZnodeSnapshot, joinPath, parentOf, type ZkViewOptions } from './layout.js';
 import type { Znode, ZnodeChange, ZnodeChangeKind, ZnodeTree, ZnodeTreeSnapshot } from './types.js';
 
 /** What the tree needs of a MetadataStateMachine (which satisfies it). */
@@ -55,63 +41,12 @@ export interface MetadataZnodeTreeOptions {
 
 type TreeListener = (snapshot: ZnodeTreeSnapshot, changes: readonly ZnodeChange[]) => void;
 
-/** Immutable history: each image gets its own, so an older snapshot keeps answering the same. */
-class History implements ZnodeHistory {
-  static readonly EMPTY = new History(PMap.empty(), PMap.empty());
-  constructor(
-    readonly childMap: PMap<ChildHistory>,
-    readonly dataMap: PMap<DataHistory>,
-  ) {}
-  children(path: string): ChildHistory | undefined {
-    return this.childMap.get(path);
-  }
-  data(path: string): DataHistory | undefined {
-    return this.dataMap.get(path);
-  }
-}
-
-/**
- * Raft term by log offset, learned from published images: a term starts at the first published offset
- * seen in it. Offsets before the tree started map to the term it started in. Appends only at offsets
- * above every earlier image's, so answers for an older snapshot's offsets never change. (A publish
- * spanning a term change dates the new term from its last entry: Raft's new leader commits the old
- * term's tail together with its first entry, so the entries before it are the old term's.)
- */
-export class TermIndex {
-  private readonly starts: number[];
-  private readonly epochs: number[];
-
-  constructor(offset: number, epoch: number) {
-    this.starts = [offset];
-    this.epochs = [epoch];
-  }
-
-  observe(offset: number, epoch: number): void {
-    const last = this.epochs.length - 1;
-    if (epoch !== this.epochs[last] && offset > this.starts[last]!) {
-      this.starts.push(offset);
-      this.epochs.push(epoch);
-    }
-  }
-
-  epochAt(offset: number): number {
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid]! <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return this.epochs[lo]!;
-  }
-}
-
 /**
  * Order within one zxid: deletions (depth first, children before their parent, as Kafka's
  * deleteRecursive goes; each parent's child-list change right after its last child's deletion), then
- * creations (by depth: parents first, one level before the next, as Kafka's controller created a topic's
- * partitions and then their states) and their parents' child-list changes, then data changes. Deletions go first so a znode
- * deleted and created again in one image is deleted before it is created.
+ * creations (by depth: parents first, one level before the next, as Kafka's controller created a
+ * topic's partitions and then their states) and their parents' child-list changes, then data changes.
+ * Deletions go first so a znode deleted and created again in one image is deleted before it is created.
  */
 const Phase = { Delete: 0, Create: 1, Data: 2 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
@@ -124,12 +59,8 @@ interface Pending extends ZnodeChange {
 
 export class MetadataZnodeTree implements ZnodeTree {
   private snapshot: ImageZnodeSnapshot;
-  private history = History.EMPTY;
-  private readonly terms: TermIndex;
-  private controller: ActiveController | undefined;
   private readonly listeners = new Set<TreeListener>();
   private readonly unsubscribe: () => void;
-  private readonly epochAt: (offset: number) => number;
   private readonly onListenerError: (err: unknown) => void;
 
   constructor(
@@ -137,9 +68,6 @@ export class MetadataZnodeTree implements ZnodeTree {
     private readonly options: MetadataZnodeTreeOptions = {},
   ) {
     const image = source.image;
-    this.terms = new TermIndex(image.provenance.offset, image.provenance.epoch);
-    this.epochAt = (offset) => this.terms.epochAt(offset);
-    this.controller = this.nextController(image);
     this.onListenerError =
       options.onListenerError ??
       ((err) =>
@@ -167,44 +95,27 @@ export class MetadataZnodeTree implements ZnodeTree {
     this.listeners.clear();
   }
 
+  /**
+   * The snapshot of `image`, with the controller Raft knows now; while Raft's term is ahead of the
+   * image's (a new leader whose first entry is not applied here yet), the previous controller.
+   */
   private build(image: MetadataImageView): ImageZnodeSnapshot {
-    return new ImageZnodeSnapshot(image, {
-      sessionIdOf: this.options.sessionIdOf,
-      controller: this.controller,
-      epochAt: this.epochAt,
-      history: this.history,
-    });
-  }
-
-  /** The controller as of `image`: a new (id, epoch) took office at this image's offset. */
-  private nextController(image: MetadataImageView): ActiveController | undefined {
-    const id = this.options.controllerId?.() ?? -1;
-    if (id < 0) return undefined;
-    const epoch = image.provenance.epoch;
-    const c = this.controller;
-    if (c !== undefined && c.id === id && c.epoch === epoch) return c;
+    let controllerId = this.options.controllerId?.() ?? -1;
     const term = this.options.controllerEpoch?.();
-    if (term !== undefined && term > epoch) return c;
-    return Object.freeze({
-      id,
-      epoch,
-      sinceOffset: image.provenance.offset,
-      // A term's first entry is a Raft no-op without a time, so the image's time is the last batch's;
-      // before any batch (a new cluster's first controller) there is none: the time it is seen.
-      sinceTimeMs: image.provenance.timestampMs || Date.now(),
-    });
+    const shown = this.snapshot as ImageZnodeSnapshot | undefined;
+    if (term !== undefined && term > image.provenance.epoch && shown !== undefined) {
+      controllerId = shown.options.controllerId ?? -1;
+    }
+    return new ImageZnodeSnapshot(image, { sessionIdOf: this.options.sessionIdOf, controllerId });
   }
 
-  /** One published image: new snapshot, znode changes, history, listeners. */
+  /** One published image: new snapshot, znode changes, listeners. */
   private advance(events: readonly MetadataChange[], image: MetadataImageView): void {
     const prev = this.snapshot;
-    this.terms.observe(image.provenance.offset, image.provenance.epoch);
-    this.controller = this.nextController(image);
     const next = this.build(image);
-    const diff = new Differ(prev, next, this.history);
+    const diff = new Differ(prev, next);
     diff.run(candidates(events, prev, next));
-    this.history = diff.history();
-    this.snapshot = diff.changedHistory ? this.build(image) : next;
+    this.snapshot = next;
     const changes = diff.sorted();
     for (const listener of [...this.listeners]) {
       try {
@@ -285,22 +196,21 @@ function candidates(
   return out;
 }
 
-/** Compares two snapshots over candidate paths; records the changes and the history they imply. */
+/** Compares two snapshots over candidate paths and records the changes. */
 class Differ {
   private readonly seen = new Set<string>();
   private readonly out: Pending[] = [];
-  private childMap: PMapBuilder<ChildHistory> | undefined;
-  private dataMap: PMapBuilder<DataHistory> | undefined;
-  /** Parents whose children changed: the newest child change, and whether a deletion was among them. */
+  /**
+   * Parents whose children changed: the newest child change, and the order key of the last deletion
+   * among them (undefined: creations only).
+   */
   private readonly parents = new Map<string, { zxid: bigint; deletion: number | undefined }>();
   /** Deletions so far: their order key. */
   private deletions = 0;
-  changedHistory = false;
 
   constructor(
     private readonly prev: ImageZnodeSnapshot,
     private readonly next: ImageZnodeSnapshot,
-    private readonly base: History,
   ) {}
 
   /**
@@ -343,7 +253,7 @@ class Differ {
       sameBytes(before.data, after.data)
     )
       return;
-    this.dataChanged(path, before, after);
+    this.dataChanged(path, after);
   }
 
   private createdTree(path: string, after: Znode): void {
@@ -368,35 +278,14 @@ class Differ {
     const key = this.deletions++;
     this.push(path, 'deleted', zxid, Phase.Delete, key);
     this.noteChild(path, zxid, key);
-    // Its own history goes with it (a re-created znode starts afresh; parentCzxid/czxid also guard).
-    if ((this.childMap ?? this.base.childMap).get(path) !== undefined) this.mutableChildren().delete(path);
-    if ((this.dataMap ?? this.base.dataMap).get(path) !== undefined) this.mutableData().delete(path);
   }
 
-  /**
-   * A data change. When the derived stamps did not move forward (the image keeps no change offset for
-   * this znode, or reset it with a re-created resource), the history adds the missing version(s) and
-   * dates the change at this image.
-   */
-  private dataChanged(path: string, before: Znode, after: Znode): void {
-    const advanced = after.stat.version > before.stat.version && after.stat.mzxid > before.stat.mzxid;
-    if (!advanced) {
-      const old = (this.dataMap ?? this.base.dataMap).get(path);
-      const prevExtra = old !== undefined && old.czxid === after.stat.czxid ? old.extraVersions : 0;
-      this.mutableData().set(path, {
-        extraVersions: prevExtra + before.stat.version + 1 - after.stat.version,
-        mzxid: this.next.zxid,
-        mtimeMs: this.next.image.provenance.timestampMs,
-        czxid: after.stat.czxid,
-      });
-    }
-    this.push(path, 'data', advanced ? after.stat.mzxid : this.next.zxid, Phase.Data, 0);
+  /** A data change, dated by its mzxid (the image stamps every data change it shows). */
+  private dataChanged(path: string, after: Znode): void {
+    this.push(path, 'data', after.stat.mzxid, Phase.Data, 0);
   }
 
-  /**
-   * A child of `path`'s parent was created or deleted at `zxid` (`deletion`: the order key of the
-   * deletion); deletions count in its history.
-   */
+  /** A child of `path`'s parent was created or deleted at `zxid` (`deletion`: the deletion's order key). */
   private noteChild(path: string, zxid: bigint, deletion: number | undefined): void {
     const parent = parentOf(path);
     if (parent === undefined) return;
@@ -405,60 +294,15 @@ class Differ {
       zxid: known === undefined || zxid > known.zxid ? zxid : known.zxid,
       deletion: deletion === undefined ? known?.deletion : Math.max(deletion, known?.deletion ?? -1),
     });
-    if (deletion === undefined) return;
-    const parentNow = this.next.get(parent);
-    if (parentNow === undefined) return;
-    const old = this.childHistory(parent, parentNow.stat.czxid);
-    this.mutableChildren().set(parent, {
-      removed: old.removed + 1,
-      pzxid: zxid,
-      parentCzxid: parentNow.stat.czxid,
-    });
   }
 
   /**
-   * One child-list event per parent; the history keeps a pzxid newer than the derived one. `deletion`:
-   * the order key of the parent's last child deletion, right after which its child list changed.
+   * One child-list event per parent. `deletion`: the order key of the parent's last child deletion,
+   * right after which its child list changed (a parent deleted too saw that first).
    */
   private childrenChanged(parent: string, zxid: bigint, deletion: number | undefined): void {
-    const now = this.next.get(parent);
-    if (now !== undefined && now.stat.pzxid < zxid) {
-      const old = this.childHistory(parent, now.stat.czxid);
-      this.mutableChildren().set(parent, {
-        removed: old.removed,
-        pzxid: zxid,
-        parentCzxid: now.stat.czxid,
-      });
-    }
-    // A parent deleted too still saw its child list change first (its children went first).
     if (deletion !== undefined) this.push(parent, 'children', zxid, Phase.Delete, deletion + 0.5);
     else this.push(parent, 'children', zxid, Phase.Create, 1e6 + depthOf(parent));
-  }
-
-  /** The parent's child history so far (this diff's or before it), for the parent created at `czxid`. */
-  private childHistory(parent: string, czxid: bigint): { removed: number } {
-    const h = (this.childMap ?? this.base.childMap).get(parent);
-    return h !== undefined && h.parentCzxid === czxid ? h : { removed: 0 };
-  }
-
-  private mutableChildren(): PMapBuilder<ChildHistory> {
-    this.changedHistory = true;
-    this.childMap ??= this.base.childMap.asMutable();
-    return this.childMap;
-  }
-
-  private mutableData(): PMapBuilder<DataHistory> {
-    this.changedHistory = true;
-    this.dataMap ??= this.base.dataMap.asMutable();
-    return this.dataMap;
-  }
-
-  history(): History {
-    if (!this.changedHistory) return this.base;
-    return new History(
-      this.childMap?.build() ?? this.base.childMap,
-      this.dataMap?.build() ?? this.base.dataMap,
-    );
   }
 
   private push(path: string, kind: ZnodeChangeKind, zxid: bigint, phase: Phase, key: number): void {

@@ -43,7 +43,10 @@ export class NodeMetrics {
       ['kbroker_brokers_fenced', 'Fenced brokers in the local image.'],
       ['kbroker_broker_fenced', '1 while this broker is fenced (-1 for controller-only nodes).'],
       ['kbroker_zookeeper_sessions', 'Live ZooKeeper sessions of the cluster (the local image).'],
-      ['kbroker_zookeeper_connections', 'Open connections on this node\'s ZooKeeper listener (-1 without one).'],
+      [
+        'kbroker_zookeeper_connections',
+        "Open connections on this node's ZooKeeper listener (-1 without one).",
+      ],
     ];
     for (const [name, help] of gauges) {
       new Gauge({

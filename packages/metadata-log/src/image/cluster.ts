@@ -11,6 +11,21 @@ import type {
 import { MetadataReplayError } from './errors.js';
 import type { BrokerRegistration, ClusterImage, ControllerRegistration, MetadataChange } from './types.js';
 
+/** The cluster's stamps beyond its registrations (see {@link ClusterImage}). */
+export interface ClusterStamps {
+  readonly clusterIdOffset: number;
+  readonly clusterIdTimeMs: number;
+  readonly unfencedRemovals: number;
+  readonly unfencedChangedOffset: number;
+}
+
+const NO_STAMPS: ClusterStamps = Object.freeze({
+  clusterIdOffset: 0,
+  clusterIdTimeMs: 0,
+  unfencedRemovals: 0,
+  unfencedChangedOffset: 0,
+});
+
 export class ClusterImageImpl implements ClusterImage {
   static readonly EMPTY = new ClusterImageImpl('', new Map(), new Map());
 
@@ -19,8 +34,25 @@ export class ClusterImageImpl implements ClusterImage {
     readonly clusterId: string,
     /** @internal */ readonly brokerMap: ReadonlyMap<number, BrokerRegistration>,
     /** @internal */ readonly controllerMap: ReadonlyMap<number, ControllerRegistration> = new Map(),
+    /** @internal */ readonly stamps: ClusterStamps = NO_STAMPS,
   ) {
     Object.freeze(this);
+  }
+
+  get clusterIdOffset(): number {
+    return this.stamps.clusterIdOffset;
+  }
+
+  get clusterIdTimeMs(): number {
+    return this.stamps.clusterIdTimeMs;
+  }
+
+  get unfencedRemovals(): number {
+    return this.stamps.unfencedRemovals;
+  }
+
+  get unfencedChangedOffset(): number {
+    return this.stamps.unfencedChangedOffset;
   }
 
   controller(id: number): ControllerRegistration | undefined {
@@ -45,11 +77,13 @@ export class ClusterImageImpl implements ClusterImage {
 
   toComparable(): {
     clusterId: string;
+    stamps: ClusterStamps;
     brokers: BrokerRegistration[];
     controllers: ControllerRegistration[];
   } {
     return {
       clusterId: this.clusterId,
+      stamps: { ...this.stamps },
       brokers: [...this.brokerMap.values()].sort((a, b) => a.id - b.id).map((b) => ({ ...b })),
       controllers: [...this.controllerMap.values()].sort((a, b) => a.id - b.id).map((c) => ({ ...c })),
     };
@@ -78,16 +112,44 @@ export class ClusterDelta {
   private clusterId: string | undefined;
   /** id -> registration, or null when unregistered. */
   private readonly changed = new Map<number, BrokerRegistration | null>();
+  private stamps: ClusterStamps;
 
-  constructor(readonly image: ClusterImageImpl) {}
+  constructor(readonly image: ClusterImageImpl) {
+    this.stamps = image.stamps;
+  }
 
   private current(id: number): BrokerRegistration | undefined {
     const c = this.changed.get(id);
     return c === undefined ? this.image.broker(id) : (c ?? undefined);
   }
 
-  replayCluster(clusterId: string): void {
+  /** Re-writing the same id changes nothing (its stamps stay the first write's). */
+  replayCluster(clusterId: string, offset: number, timestampMs: number): void {
+    if (clusterId === (this.clusterId ?? this.image.clusterId)) return;
     this.clusterId = clusterId;
+    this.stamps = Object.freeze({ ...this.stamps, clusterIdOffset: offset, clusterIdTimeMs: timestampMs });
+  }
+
+  /**
+   * Registrations move from `before` to `after` at `offset`: counts an unfenced registration that
+   * goes (fenced, unregistered, or replaced by another registration) and dates any change to the set
+   * of unfenced registrations. Counted per record, so batching cannot change the result.
+   */
+  private liveChange(
+    before: BrokerRegistration | undefined,
+    after: BrokerRegistration | undefined,
+    offset: number,
+  ): void {
+    const wasLive = before !== undefined && !before.fenced;
+    const isLive = after !== undefined && !after.fenced;
+    const same = before !== undefined && after !== undefined && before.epoch === after.epoch;
+    const removed = wasLive && !(isLive && same);
+    if (!removed && !(isLive && !(wasLive && same))) return;
+    this.stamps = Object.freeze({
+      ...this.stamps,
+      unfencedRemovals: this.stamps.unfencedRemovals + (removed ? 1 : 0),
+      unfencedChangedOffset: offset,
+    });
   }
 
   private readonly controllersChanged = new Map<number, ControllerRegistration>();
@@ -104,7 +166,9 @@ export class ClusterDelta {
 
   /** A (re-)registration replaces any earlier one; its epoch is the record's offset. */
   replayRegister(record: RegisterBrokerRecord, offset: number, timestampMs: number): void {
-    this.changed.set(record.brokerId, brokerRegistration(record, offset, timestampMs));
+    const reg = brokerRegistration(record, offset, timestampMs);
+    this.liveChange(this.current(record.brokerId), reg, offset);
+    this.changed.set(record.brokerId, reg);
   }
 
   /**
@@ -118,13 +182,17 @@ export class ClusterDelta {
     const fenced = record.fenced === 1 ? true : record.fenced === -1 ? false : cur.fenced;
     const inControlledShutdown = record.inControlledShutdown === 1 ? true : cur.inControlledShutdown;
     if (fenced === cur.fenced && inControlledShutdown === cur.inControlledShutdown) return;
-    this.changed.set(record.brokerId, Object.freeze({ ...cur, fenced, inControlledShutdown }));
+    const next = Object.freeze({ ...cur, fenced, inControlledShutdown });
+    this.liveChange(cur, next, offset);
+    this.changed.set(record.brokerId, next);
   }
 
   replayUnregister(record: UnregisterBrokerRecord, offset: number): void {
-    if (this.current(record.brokerId) === undefined) {
+    const cur = this.current(record.brokerId);
+    if (cur === undefined) {
       throw new MetadataReplayError(offset, record, `broker ${record.brokerId} is not registered`);
     }
+    this.liveChange(cur, undefined, offset);
     this.changed.set(record.brokerId, null);
   }
 
@@ -141,16 +209,18 @@ export class ClusterDelta {
       controllers = next;
     }
     if (this.changed.size === 0) {
-      return clusterId === this.image.clusterId && controllers === this.image.controllerMap
+      return clusterId === this.image.clusterId &&
+        controllers === this.image.controllerMap &&
+        this.stamps === this.image.stamps
         ? this.image
-        : new ClusterImageImpl(clusterId, this.image.brokerMap, controllers);
+        : new ClusterImageImpl(clusterId, this.image.brokerMap, controllers, this.stamps);
     }
     const brokers = new Map(this.image.brokerMap);
     for (const [id, reg] of this.changed) {
       if (reg === null) brokers.delete(id);
       else brokers.set(id, reg);
     }
-    return new ClusterImageImpl(clusterId, brokers, controllers);
+    return new ClusterImageImpl(clusterId, brokers, controllers, this.stamps);
   }
 }
 

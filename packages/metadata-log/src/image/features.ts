@@ -1,16 +1,51 @@
 /**
  * Finalized feature levels (`metadata.version` and others). Tiny and rarely changed: a plain map
- * copied on change.
+ * copied on change. Also when the levels first and last changed and how many batches changed them
+ * (a finalized-features epoch, as Kafka's `/feature` znode version).
  */
 import type { FeatureLevelRecord } from '../records.js';
 import type { FeaturesImage, MetadataChange } from './types.js';
+
+/** When the levels changed: see {@link FeaturesImage}. */
+export interface FeatureStamps {
+  readonly createdOffset: number;
+  readonly changedOffset: number;
+  readonly changedTimeMs: number;
+  readonly version: number;
+}
+
+const NO_STAMPS: FeatureStamps = Object.freeze({
+  createdOffset: 0,
+  changedOffset: 0,
+  changedTimeMs: 0,
+  version: 0,
+});
 
 export class FeaturesImageImpl implements FeaturesImage {
   static readonly EMPTY = new FeaturesImageImpl(new Map());
 
   /** @internal Takes ownership of `levels`; no level is 0 (level 0 means absent). */
-  constructor(private readonly levels: ReadonlyMap<string, number>) {
+  constructor(
+    private readonly levels: ReadonlyMap<string, number>,
+    /** @internal */ readonly stamps: FeatureStamps = NO_STAMPS,
+  ) {
     Object.freeze(this);
+  }
+
+  get createdOffset(): number {
+    return this.stamps.createdOffset;
+  }
+
+  get changedOffset(): number {
+    return this.stamps.changedOffset;
+  }
+
+  get changedTimeMs(): number {
+    return this.stamps.changedTimeMs;
+  }
+
+  get version(): number {
+    return this.stamps.version;
   }
 
   level(name: string): number | undefined {
@@ -25,19 +60,35 @@ export class FeaturesImageImpl implements FeaturesImage {
     return this.levels.size;
   }
 
-  toComparable(): Record<string, number> {
-    return Object.fromEntries([...this.levels].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  toComparable(): { levels: Record<string, number>; stamps: FeatureStamps } {
+    return {
+      levels: Object.fromEntries([...this.levels].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      stamps: { ...this.stamps },
+    };
   }
 }
 
 export class FeaturesDelta {
   /** name -> new level; 0 removes. */
   private readonly changed = new Map<string, number>();
+  private stamps: FeatureStamps;
 
-  constructor(readonly image: FeaturesImageImpl) {}
+  constructor(readonly image: FeaturesImageImpl) {
+    this.stamps = image.stamps;
+  }
 
-  replay(record: FeatureLevelRecord): void {
+  /** A level that differs from the current one stamps its batch (once per batch: one write). */
+  replay(record: FeatureLevelRecord, offset: number, timestampMs: number): void {
+    const now = this.changed.get(record.name) ?? this.image.level(record.name) ?? 0;
     this.changed.set(record.name, record.level);
+    if (record.level === now || this.stamps.changedOffset === offset) return;
+    const first = this.stamps.createdOffset === 0;
+    this.stamps = Object.freeze({
+      createdOffset: first ? offset : this.stamps.createdOffset,
+      changedOffset: offset,
+      changedTimeMs: timestampMs,
+      version: first ? 0 : this.stamps.version + 1,
+    });
   }
 
   get touched(): Iterable<string> {
@@ -51,7 +102,7 @@ export class FeaturesDelta {
       if (level === 0) levels.delete(name);
       else levels.set(name, level);
     }
-    return new FeaturesImageImpl(levels);
+    return new FeaturesImageImpl(levels, this.stamps);
   }
 }
 

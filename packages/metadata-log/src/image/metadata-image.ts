@@ -15,6 +15,7 @@ import { ConfigsDelta, ConfigsImageImpl, configsChanges } from './configs.js';
 import { MetadataReplayError } from './errors.js';
 import { FeaturesDelta, FeaturesImageImpl, featuresChanges } from './features.js';
 import { OffsetsDelta, OffsetsImageImpl, offsetsChanges } from './offsets.js';
+import { TermsImageImpl } from './terms.js';
 import { TopicsDelta, TopicsImageImpl, topicsChanges } from './topics.js';
 import type { MetadataChange, MetadataImageView, Provenance } from './types.js';
 import { ZkSessionsDelta, ZkSessionsImageImpl, zkSessionsChanges } from './zk-sessions.js';
@@ -40,6 +41,7 @@ export class MetadataImage implements MetadataImageView {
     readonly configs: ConfigsImageImpl,
     readonly offsets: OffsetsImageImpl,
     readonly zkSessions: ZkSessionsImageImpl = ZkSessionsImageImpl.EMPTY,
+    readonly terms: TermsImageImpl = TermsImageImpl.EMPTY,
   ) {
     Object.freeze(this);
   }
@@ -48,6 +50,7 @@ export class MetadataImage implements MetadataImageView {
   toComparable() {
     return {
       provenance: { ...this.provenance },
+      terms: this.terms.toComparable(),
       features: this.features.toComparable(),
       cluster: this.cluster.toComparable(),
       topics: this.topics.toComparable(),
@@ -61,6 +64,11 @@ export class MetadataImage implements MetadataImageView {
   equals(other: MetadataImage): boolean {
     if (this === other) return true;
     if (!isDeepStrictEqual({ ...this.provenance }, { ...other.provenance })) return false;
+    if (
+      this.terms !== other.terms &&
+      !isDeepStrictEqual(this.terms.toComparable(), other.terms.toComparable())
+    )
+      return false;
     const same = <T extends { toComparable(): unknown }>(a: T, b: T) =>
       a === b || isDeepStrictEqual(a.toComparable(), b.toComparable());
     return (
@@ -80,6 +88,7 @@ export class MetadataImage implements MetadataImageView {
  */
 export class MetadataDelta {
   private provenance: Provenance;
+  private terms: TermsImageImpl;
   private featuresDelta: FeaturesDelta | undefined;
   private clusterDelta: ClusterDelta | undefined;
   private topicsDelta: TopicsDelta | undefined;
@@ -91,6 +100,7 @@ export class MetadataDelta {
 
   constructor(readonly image: MetadataImage) {
     this.provenance = image.provenance;
+    this.terms = image.terms;
   }
 
   /** Records replayed so far. */
@@ -131,6 +141,7 @@ export class MetadataDelta {
       throw new RangeError(`offset ${offset} is before the delta's offset ${this.provenance.offset}`);
     }
     this.provenance = Object.freeze({ offset, epoch, timestampMs });
+    this.terms = this.terms.observe(offset, epoch, timestampMs);
   }
 
   /** Replays every record of one batch (one Raft entry at `offset` in term `epoch`). */
@@ -156,13 +167,13 @@ export class MetadataDelta {
     this.records++;
     switch (record.type) {
       case RecordType.Cluster:
-        this.cluster.replayCluster(record.clusterId);
+        this.cluster.replayCluster(record.clusterId, offset, ts);
         return;
       case RecordType.RegisterController:
         this.cluster.replayController(record);
         return;
       case RecordType.FeatureLevel:
-        this.features.replay(record);
+        this.features.replay(record, offset, ts);
         return;
       case RecordType.RegisterBroker:
         this.cluster.replayRegister(record, offset, ts);
@@ -188,13 +199,19 @@ export class MetadataDelta {
         return;
       }
       case RecordType.Config:
-        this.configs.replay(record, offset, ts);
+        // A topic's configs emptied while the topic exists stay visible (as `{}`): owned.
+        this.configs.replay(
+          record,
+          offset,
+          ts,
+          record.resourceType === ConfigResourceType.Topic && this.topics.hasName(record.resourceName),
+        );
         return;
       case RecordType.OffsetCommit:
         this.offsets.replayCommit(record, offset, ts);
         return;
       case RecordType.OffsetDelete:
-        this.offsets.replayDelete(record);
+        this.offsets.replayDelete(record, offset);
         return;
       case RecordType.ZkSession:
         this.zkSessions.replaySession(record);
@@ -225,6 +242,7 @@ export class MetadataDelta {
       this.configsDelta?.apply() ?? base.configs,
       this.offsetsDelta?.apply() ?? base.offsets,
       this.zkSessionsDelta?.apply() ?? base.zkSessions,
+      this.terms,
     );
     return this.applied;
   }

@@ -10,7 +10,13 @@
 import type { OffsetCommitRecord, OffsetDeleteRecord } from '../records.js';
 import { MetadataReplayError } from './errors.js';
 import { PMap } from './pmap.js';
-import type { CommittedOffset, GroupOffsets, MetadataChange, OffsetsImage } from './types.js';
+import type {
+  CommittedOffset,
+  GroupOffsets,
+  GroupTopicStamps,
+  MetadataChange,
+  OffsetsImage,
+} from './types.js';
 
 /** Never mutated once built (not frozen: hot path). */
 export class Committed implements CommittedOffset {
@@ -29,13 +35,25 @@ export class Committed implements CommittedOffset {
 type PartitionMap = ReadonlyMap<number, CommittedOffset>;
 
 export class GroupOffsetsImpl implements GroupOffsets {
-  /** @internal Takes ownership; no topic maps to an empty partition map; `size` counts all entries. */
+  /**
+   * @internal Takes ownership; no topic maps to an empty partition map; `size` counts all entries;
+   * `topicStampMap` holds only topics of `topicMap` (undefined when none lost offsets).
+   */
   constructor(
     readonly groupId: string,
     /** @internal */ readonly topicMap: ReadonlyMap<string, PartitionMap>,
     readonly size: number,
+    readonly createdOffset: number,
+    readonly createdTimeMs: number,
+    readonly removedTopics = 0,
+    readonly topicsRemovedOffset = 0,
+    /** @internal */ readonly topicStampMap: ReadonlyMap<string, GroupTopicStamps> | undefined = undefined,
   ) {
     Object.freeze(this);
+  }
+
+  topicStamps(topic: string): GroupTopicStamps | undefined {
+    return this.topicStampMap?.get(topic);
   }
 
   get(topic: string, partition: number): CommittedOffset | undefined {
@@ -56,7 +74,11 @@ export class OffsetsImageImpl implements OffsetsImage {
   static readonly EMPTY = new OffsetsImageImpl(PMap.empty());
 
   /** @internal */
-  constructor(/** @internal */ readonly groupMap: PMap<GroupOffsetsImpl>) {
+  constructor(
+    /** @internal */ readonly groupMap: PMap<GroupOffsetsImpl>,
+    readonly removedGroups = 0,
+    readonly lastRemovedOffset = 0,
+  ) {
     Object.freeze(this);
   }
 
@@ -72,25 +94,88 @@ export class OffsetsImageImpl implements OffsetsImage {
     return this.groupMap.size;
   }
 
-  toComparable(): { groupId: string; offsets: ComparableOffset[] }[] {
-    return [...this.groupMap.values()]
+  toComparable(): {
+    removedGroups: number;
+    lastRemovedOffset: number;
+    groups: {
+      groupId: string;
+      stamps: number[];
+      topicStamps: [string, GroupTopicStamps][];
+      offsets: ComparableOffset[];
+    }[];
+  } {
+    const byName = <T>(a: [string, T], b: [string, T]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+    const groups = [...this.groupMap.values()]
       .sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0))
       .map((g) => ({
         groupId: g.groupId,
+        stamps: [g.createdOffset, g.createdTimeMs, g.removedTopics, g.topicsRemovedOffset],
+        topicStamps: [...(g.topicStampMap ?? [])]
+          .sort(byName)
+          .map(([t, s]): [string, GroupTopicStamps] => [t, { ...s }]),
         offsets: [...g.entries()]
           .sort(([t1, p1], [t2, p2]) => (t1 < t2 ? -1 : t1 > t2 ? 1 : p1 - p2))
           .map(([topic, partition, c]) => ({ topic, partition, ...c })),
       }));
+    return { removedGroups: this.removedGroups, lastRemovedOffset: this.lastRemovedOffset, groups };
   }
 }
 
 class GroupWork {
   /** Topics whose partition map is already this delta's private copy. */
   readonly owned = new Set<string>();
+  /** The topic stamps, once this delta's private copy (copied on first write). */
+  private stampsOwned = false;
   constructor(
     readonly topics: Map<string, PartitionMap>,
     public size: number,
+    public createdOffset: number,
+    public createdTimeMs: number,
+    public removedTopics: number,
+    public topicsRemovedOffset: number,
+    public topicStamps: Map<string, GroupTopicStamps> | undefined,
   ) {}
+
+  static of(base: GroupOffsetsImpl | undefined): GroupWork {
+    return new GroupWork(
+      new Map(base?.topicMap),
+      base?.size ?? 0,
+      base?.createdOffset ?? 0,
+      base?.createdTimeMs ?? 0,
+      base?.removedTopics ?? 0,
+      base?.topicsRemovedOffset ?? 0,
+      base?.topicStampMap as Map<string, GroupTopicStamps> | undefined,
+    );
+  }
+
+  /** The group's first commit since it had no offsets: it starts afresh. */
+  created(offset: number, timestampMs: number): void {
+    this.createdOffset = offset;
+    this.createdTimeMs = timestampMs;
+    this.removedTopics = 0;
+    this.topicsRemovedOffset = 0;
+    this.topicStamps = undefined;
+    this.stampsOwned = false;
+  }
+
+  /** Sets (or with undefined drops) one topic's stamps on a private copy of the map. */
+  setTopicStamps(topic: string, stamps: GroupTopicStamps | undefined): void {
+    if (stamps === undefined && this.topicStamps?.has(topic) !== true) return;
+    if (!this.stampsOwned) {
+      this.topicStamps = new Map(this.topicStamps);
+      this.stampsOwned = true;
+    }
+    if (stamps === undefined) this.topicStamps!.delete(topic);
+    else this.topicStamps!.set(topic, stamps);
+  }
+
+  /** A topic's offsets all went at `offset`: counted, unless the group went with them. */
+  topicRemoved(topic: string, offset: number): void {
+    this.setTopicStamps(topic, undefined);
+    if (this.size === 0) return;
+    this.removedTopics++;
+    this.topicsRemovedOffset = offset;
+  }
 
   /** The topic's partition map, made private to this delta. */
   own(topic: string): Map<number, CommittedOffset> {
@@ -105,17 +190,27 @@ class GroupWork {
 
 export class OffsetsDelta {
   private readonly changed = new Map<string, GroupWork>();
+  private removedGroups: number;
+  private lastRemovedOffset: number;
 
-  constructor(readonly image: OffsetsImageImpl) {}
+  constructor(readonly image: OffsetsImageImpl) {
+    this.removedGroups = image.removedGroups;
+    this.lastRemovedOffset = image.lastRemovedOffset;
+  }
 
   private group(groupId: string): GroupWork {
     let g = this.changed.get(groupId);
     if (g === undefined) {
-      const base = this.image.group(groupId);
-      g = new GroupWork(new Map(base?.topicMap), base?.size ?? 0);
+      g = GroupWork.of(this.image.group(groupId));
       this.changed.set(groupId, g);
     }
     return g;
+  }
+
+  /** Counted per record, so how records are batched into deltas cannot change the counts. */
+  private groupRemoved(offset: number): void {
+    this.removedGroups++;
+    this.lastRemovedOffset = offset;
   }
 
   replayCommit(record: OffsetCommitRecord, offset: number, timestampMs: number): void {
@@ -124,6 +219,7 @@ export class OffsetsDelta {
       throw new MetadataReplayError(offset, record, `invalid partition ${partition}`);
     }
     const g = this.group(record.groupId);
+    if (g.size === 0) g.created(offset, timestampMs);
     const parts = g.own(record.topic);
     const prev = parts.get(partition);
     parts.set(
@@ -141,8 +237,11 @@ export class OffsetsDelta {
     if (prev === undefined) g.size++;
   }
 
-  /** Deleting what is not there is a no-op (offsets expire independently of the topics they name). */
-  replayDelete(record: OffsetDeleteRecord): void {
+  /**
+   * Deleting what is not there is a no-op (offsets expire independently of the topics they name).
+   * What a deletion empties (a topic of the group, the group) is counted in its parent's removals.
+   */
+  replayDelete(record: OffsetDeleteRecord, offset: number): void {
     const current = this.changed.get(record.groupId) ?? this.image.group(record.groupId)?.topicMap;
     const topics = current instanceof GroupWork ? current.topics : current;
     if (topics === undefined || topics.size === 0) return;
@@ -151,6 +250,7 @@ export class OffsetsDelta {
       g.topics.clear();
       g.owned.clear();
       g.size = 0;
+      this.groupRemoved(offset);
       return;
     }
     const parts = topics.get(record.topic);
@@ -160,17 +260,32 @@ export class OffsetsDelta {
       g.size -= parts.size;
       g.topics.delete(record.topic);
       g.owned.delete(record.topic);
+      g.topicRemoved(record.topic, offset);
+      if (g.size === 0) this.groupRemoved(offset);
       return;
     }
     if (!parts.has(record.partition)) return;
     const g = this.group(record.groupId);
     const mine = g.own(record.topic);
+    const before = g.topicStamps?.get(record.topic) ?? topicCreation(mine);
     mine.delete(record.partition);
     g.size--;
-    if (mine.size === 0) {
-      g.topics.delete(record.topic);
-      g.owned.delete(record.topic);
+    if (mine.size > 0) {
+      g.setTopicStamps(
+        record.topic,
+        Object.freeze({
+          createdOffset: before.createdOffset,
+          createdTimeMs: before.createdTimeMs,
+          removedPartitions: ('removedPartitions' in before ? before.removedPartitions : 0) + 1,
+          lastRemovedOffset: offset,
+        }),
+      );
+      return;
     }
+    g.topics.delete(record.topic);
+    g.owned.delete(record.topic);
+    g.topicRemoved(record.topic, offset);
+    if (g.size === 0) this.groupRemoved(offset);
   }
 
   get touched(): Iterable<string> {
@@ -182,10 +297,31 @@ export class OffsetsDelta {
     const b = this.image.groupMap.asMutable();
     for (const [groupId, g] of this.changed) {
       if (g.size === 0) b.delete(groupId);
-      else b.set(groupId, new GroupOffsetsImpl(groupId, g.topics, g.size));
+      else {
+        b.set(
+          groupId,
+          new GroupOffsetsImpl(
+            groupId,
+            g.topics,
+            g.size,
+            g.createdOffset,
+            g.createdTimeMs,
+            g.removedTopics,
+            g.topicsRemovedOffset,
+            g.topicStamps === undefined || g.topicStamps.size === 0 ? undefined : g.topicStamps,
+          ),
+        );
+      }
     }
-    return new OffsetsImageImpl(b.build());
+    return new OffsetsImageImpl(b.build(), this.removedGroups, this.lastRemovedOffset);
   }
+}
+
+/** A group's topic's creation as its commits show it (the oldest), before any of them was deleted. */
+function topicCreation(parts: PartitionMap): { createdOffset: number; createdTimeMs: number } {
+  let first: CommittedOffset | undefined;
+  for (const c of parts.values()) if (first === undefined || c.createdOffset < first.createdOffset) first = c;
+  return { createdOffset: first?.createdOffset ?? 0, createdTimeMs: first?.createdTimeMs ?? 0 };
 }
 
 function sameCommit(a: CommittedOffset, b: CommittedOffset): boolean {

@@ -105,6 +105,13 @@ export interface ComparableTopic {
   partitions: PartitionRegistration[];
 }
 
+interface NameIndex {
+  readonly names: readonly string[];
+  readonly newest: number;
+}
+/** Name map -> its names and newest creation (a topic's creation offset never changes while it exists). */
+const nameIndexes = new WeakMap<PMap<string>, NameIndex>();
+
 export class TopicsImageImpl implements TopicsImage {
   static readonly EMPTY = new TopicsImageImpl(PMap.empty(), PMap.empty(), 0);
 
@@ -113,6 +120,8 @@ export class TopicsImageImpl implements TopicsImage {
     /** @internal */ readonly byIdMap: PMap<TopicImageImpl>,
     /** @internal name -> topic id. */ readonly byNameMap: PMap<string>,
     readonly partitionCount: number,
+    readonly removedCount = 0,
+    readonly lastRemovedOffset = 0,
   ) {
     Object.freeze(this);
   }
@@ -130,11 +139,44 @@ export class TopicsImageImpl implements TopicsImage {
     return this.byIdMap.values();
   }
 
+  names(): readonly string[] {
+    return this.nameIndex().names;
+  }
+
+  get newestCreatedOffset(): number {
+    return this.nameIndex().newest;
+  }
+
+  /**
+   * Keyed by the name map, which a delta rebuilds only when a topic is created or removed: images
+   * that differ in partitions alone share it (O(topics) once per creation or removal, not per image).
+   */
+  private nameIndex(): NameIndex {
+    let index = nameIndexes.get(this.byNameMap);
+    if (index === undefined) {
+      const names: string[] = [];
+      let newest = 0;
+      for (const [name, id] of this.byNameMap.entries()) {
+        names.push(name);
+        const created = this.byIdMap.get(id)?.createdOffset ?? 0;
+        if (created > newest) newest = created;
+      }
+      index = { names: Object.freeze(names), newest };
+      nameIndexes.set(this.byNameMap, index);
+    }
+    return index;
+  }
+
   get topicCount(): number {
     return this.byIdMap.size;
   }
 
-  toComparable(): { partitionCount: number; topics: ComparableTopic[] } {
+  toComparable(): {
+    partitionCount: number;
+    removedCount: number;
+    lastRemovedOffset: number;
+    topics: ComparableTopic[];
+  } {
     const topics = [...this.byIdMap.values()]
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       .map((t) => ({
@@ -147,7 +189,12 @@ export class TopicsImageImpl implements TopicsImage {
         assignmentVersion: t.assignmentVersion,
         partitions: t.partitions.map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })),
       }));
-    return { partitionCount: this.partitionCount, topics };
+    return {
+      partitionCount: this.partitionCount,
+      removedCount: this.removedCount,
+      lastRemovedOffset: this.lastRemovedOffset,
+      topics,
+    };
   }
 }
 
@@ -208,8 +255,18 @@ export class TopicsDelta {
   /** name -> id, or null when the name was freed. */
   private readonly names = new Map<string, string | null>();
   private partitionDelta = 0;
+  private removedCount: number;
+  private lastRemovedOffset: number;
 
-  constructor(readonly image: TopicsImageImpl) {}
+  constructor(readonly image: TopicsImageImpl) {
+    this.removedCount = image.removedCount;
+    this.lastRemovedOffset = image.lastRemovedOffset;
+  }
+
+  /** Whether a topic holds `name` as of the records replayed so far. */
+  hasName(name: string): boolean {
+    return this.idOfName(name) !== undefined;
+  }
 
   /** The topic as of the records replayed so far. */
   topic(topicId: string): TopicImage | TopicWork | undefined {
@@ -318,6 +375,8 @@ export class TopicsDelta {
     this.changed.set(record.topicId, null);
     this.names.set(t.name, null);
     this.partitionDelta -= t.partitions.length;
+    this.removedCount++;
+    this.lastRemovedOffset = offset;
     return t.name;
   }
 
@@ -342,7 +401,13 @@ export class TopicsDelta {
       }
       byName = b.build();
     }
-    return new TopicsImageImpl(byId.build(), byName, this.image.partitionCount + this.partitionDelta);
+    return new TopicsImageImpl(
+      byId.build(),
+      byName,
+      this.image.partitionCount + this.partitionDelta,
+      this.removedCount,
+      this.lastRemovedOffset,
+    );
   }
 }
 

@@ -29,6 +29,16 @@ export interface BrokerRegistration {
 export interface ClusterImage {
   /** Empty until the bootstrap ClusterRecord is applied. */
   readonly clusterId: string;
+  /** Offset and time of the ClusterRecord that set the current cluster id (0 until set). */
+  readonly clusterIdOffset: number;
+  readonly clusterIdTimeMs: number;
+  /**
+   * How many times a broker stopped being both registered and unfenced (fenced, unregistered, or
+   * replaced by a new registration while unfenced): what a registry of live brokers has seen leave.
+   */
+  readonly unfencedRemovals: number;
+  /** Offset of the last change to the set of unfenced registrations (0: never changed). */
+  readonly unfencedChangedOffset: number;
   broker(id: number): BrokerRegistration | undefined;
   brokers(): IterableIterator<BrokerRegistration>;
   readonly brokerCount: number;
@@ -78,6 +88,15 @@ export interface TopicsImage {
   topics(): IterableIterator<TopicImage>;
   readonly topicCount: number;
   readonly partitionCount: number;
+  /**
+   * Every topic name (frozen), and the newest topic's creation offset: the same array while no topic
+   * is created or removed, whatever else changes (partition changes do not rebuild it).
+   */
+  names(): readonly string[];
+  readonly newestCreatedOffset: number;
+  /** Topics removed since the log began, and the offset of the last removal (0: none). */
+  readonly removedCount: number;
+  readonly lastRemovedOffset: number;
 }
 
 /** One resource's configs (name -> value), with the offset/time of its last change and change count. */
@@ -90,9 +109,32 @@ export interface ResourceConfigs {
   readonly version: number;
 }
 
+/**
+ * What remains of a resource whose values were all deleted while something owned it (a topic's
+ * configs while the topic exists): its stamps, as if it had been one resource since `createdOffset`
+ * whose `version` counts every write (emptying and re-creating included).
+ */
+export interface EmptiedConfigs {
+  readonly createdOffset: number;
+  readonly createdTimeMs: number;
+  /** The last emptying. */
+  readonly changedOffset: number;
+  readonly changedTimeMs: number;
+  readonly version: number;
+}
+
+/** Resources of one type that vanished without an owner to keep them, and the last such offset. */
+export interface ConfigRemovals {
+  readonly count: number;
+  readonly lastOffset: number;
+}
+
 export interface ConfigsImage {
   get(type: ConfigResourceType, name: string): ResourceConfigs | undefined;
   resources(type: ConfigResourceType): IterableIterator<[string, ResourceConfigs]>;
+  /** The stamps of an owned resource emptied at least once (kept until its owner goes). */
+  emptied(type: ConfigResourceType, name: string): EmptiedConfigs | undefined;
+  removals(type: ConfigResourceType): ConfigRemovals;
 }
 
 export interface CommittedOffset {
@@ -106,8 +148,27 @@ export interface CommittedOffset {
   readonly version: number;
 }
 
+/**
+ * A topic of a group that lost some (not all) of its partitions' offsets: its creation, which its
+ * surviving commits no longer show, and the partitions removed since.
+ */
+export interface GroupTopicStamps {
+  readonly createdOffset: number;
+  readonly createdTimeMs: number;
+  readonly removedPartitions: number;
+  readonly lastRemovedOffset: number;
+}
+
 export interface GroupOffsets {
   readonly groupId: string;
+  /** The first commit since the group last had no offsets. */
+  readonly createdOffset: number;
+  readonly createdTimeMs: number;
+  /** Topics whose offsets were all deleted since the group's creation, and the last such offset. */
+  readonly removedTopics: number;
+  readonly topicsRemovedOffset: number;
+  /** Stamps of a topic that lost part of its offsets (undefined when it never did). */
+  topicStamps(topic: string): GroupTopicStamps | undefined;
   get(topic: string, partition: number): CommittedOffset | undefined;
   /** Every committed offset, as [topic, partition, offset]. */
   entries(): IterableIterator<[string, number, CommittedOffset]>;
@@ -118,11 +179,33 @@ export interface OffsetsImage {
   group(groupId: string): GroupOffsets | undefined;
   groups(): IterableIterator<GroupOffsets>;
   readonly groupCount: number;
+  /** Groups that lost all their offsets since the log began, and the offset of the last one. */
+  readonly removedGroups: number;
+  readonly lastRemovedOffset: number;
 }
 
 export interface FeaturesImage {
   level(name: string): number | undefined;
   all(): ReadonlyMap<string, number>;
+  /** The first batch that changed a level (0: none yet), the last one, and batches since the first. */
+  readonly createdOffset: number;
+  readonly changedOffset: number;
+  readonly changedTimeMs: number;
+  readonly version: number;
+}
+
+/**
+ * The Raft terms the log has entries in, each with its first offset and that entry's time (a NoOp
+ * entry keeps the previous batch's time): what every node replaying the log agrees on.
+ */
+export interface TermsImage {
+  /** Terms with at least one entry. */
+  readonly count: number;
+  /** The term of the entry at `offset` (the first term for offsets before it; 0 if none). */
+  epochAt(offset: number): number;
+  /** The latest term's first offset and time (0 before any entry). */
+  readonly startOffset: number;
+  readonly startTimeMs: number;
 }
 
 /** A live ZooKeeper session of the ZooKeeper-compatible view (see ZkSessionRecord). */
@@ -143,6 +226,7 @@ export interface ZkSessionsImage {
 
 export interface MetadataImageView {
   readonly provenance: Provenance;
+  readonly terms: TermsImage;
   readonly features: FeaturesImage;
   readonly cluster: ClusterImage;
   readonly topics: TopicsImage;

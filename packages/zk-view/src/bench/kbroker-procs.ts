@@ -5,7 +5,7 @@
  * it cannot reference them at compile time; only the few calls used here are typed).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,10 +56,19 @@ export async function startKbroker(nodes = 3, timeoutMs = 60_000): Promise<Kbrok
   const brokers = Array.from({ length: nodes }, (_, i) => `127.0.0.1:${ports[i]}`);
   const servers = Array.from({ length: nodes }, (_, i) => `127.0.0.1:${ports[2 * nodes + i]}`);
   let output = '';
+  // 2 s, not a production node's 250 ms: this machine also runs the client and four JVMs, and a
+  // leader busy applying a batch of thousands of partitions must not trigger elections during setup
+  // (the reads measured do not involve Raft).
+  const config = join(root, 'bench.json');
+  await writeFile(config, JSON.stringify({ electionTimeoutMs: 2000 }));
+  // Extra node flags for the kbroker processes, e.g. KBROKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/p'
+  // to profile them (node refuses --cpu-prof in NODE_OPTIONS).
+  const nodeArgs = (process.env.KBROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   const procs = Array.from({ length: nodes }, (_, i) => {
     const child = spawn(
       process.execPath,
       [
+        ...nodeArgs,
         BIN,
         'start',
         '--node-id',
@@ -76,6 +85,8 @@ export async function startKbroker(nodes = 3, timeoutMs = 60_000): Promise<Kbrok
         join(root, `node-${i + 1}`),
         '--log-level',
         'warn',
+        '--config',
+        config,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -105,7 +116,15 @@ export async function startKbroker(nodes = 3, timeoutMs = 60_000): Promise<Kbrok
   };
   try {
     const deadline = Date.now() + timeoutMs;
-    const admin = await kbrokerAdmin(brokers);
+    // The admin client's connect asks a broker for metadata, which fails until one has caught up.
+    let admin: BenchAdmin | undefined;
+    while (admin === undefined) {
+      admin = await kbrokerAdmin(brokers).catch((err: Error) => {
+        if (Date.now() > deadline)
+          throw new Error(`kbroker not ready within ${timeoutMs} ms: ${err.message}\n${output}`);
+        return new Promise<undefined>((r) => setTimeout(() => r(undefined), 100));
+      });
+    }
     try {
       for (;;) {
         const d = await admin.describeCluster().catch(() => undefined);

@@ -30,6 +30,11 @@ export interface ZkClient {
     cb: (err: Error | null, data: Buffer | undefined, stat: ZkStat) => void,
   ): void;
   getChildren(path: string, cb: (err: Error | null, children: string[], stat: ZkStat) => void): void;
+  transaction(): ZkTransaction;
+}
+export interface ZkTransaction {
+  create(path: string, data: Buffer | undefined, mode: number): ZkTransaction;
+  commit(cb: (err: Error | null) => void): void;
 }
 interface ZkModule {
   createClient(connect: string, options?: { sessionTimeout?: number; retries?: number }): ZkClient;
@@ -80,10 +85,14 @@ export function getChildren(client: ZkClient, path: string): Promise<string[]> {
   );
 }
 
-export function create(client: ZkClient, path: string, data: Buffer | null): Promise<void> {
-  return new Promise((resolve, reject) =>
-    client.create(path, data, zookeeper.CreateMode.PERSISTENT, (err) => (err ? reject(err) : resolve())),
-  );
+/** Creates persistent znodes in one multi transaction (all or none). */
+export function createAll(
+  client: ZkClient,
+  nodes: readonly (readonly [string, Buffer | null])[],
+): Promise<void> {
+  const t = client.transaction();
+  for (const [path, data] of nodes) t.create(path, data ?? undefined, zookeeper.CreateMode.PERSISTENT);
+  return new Promise((resolve, reject) => t.commit((err) => (err ? reject(err) : resolve())));
 }
 
 export function setData(client: ZkClient, path: string, data: Buffer): Promise<void> {

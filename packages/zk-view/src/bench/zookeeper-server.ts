@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectWithRetry } from './zk-client.js';
@@ -106,6 +106,21 @@ const JVM_FLAGS = [
   '-Dzookeeper.console.threshold=WARN',
 ];
 
+/** Sends a four-letter word (`srvr`, `ruok`) and resolves with the whole answer. */
+export function fourLetterWord(server: string, word: string, timeoutMs = 5000): Promise<string> {
+  const [host, port] = server.split(':') as [string, string];
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const socket = connect(Number(port), host, () => socket.write(word));
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`${word} to ${server} timed out`)));
+    socket.on('data', (d) => {
+      out += String(d);
+    });
+    socket.once('error', reject);
+    socket.once('close', () => resolve(out));
+  });
+}
+
 /**
  * Starts `size` servers: 1 = standalone (ZooKeeperServerMain), 3 = an ensemble (QuorumPeerMain).
  * Ready when a client session opens on every server (for an ensemble: once a quorum has formed).
@@ -181,6 +196,13 @@ export async function startZooKeeper(size: 1 | 3, timeoutMs = 60_000): Promise<Z
         c.close();
       }),
     );
+    // An ensemble serves sessions only with a quorum; still, wait until `srvr` names a leader.
+    while (size > 1) {
+      const modes = await Promise.all(servers.map((s) => fourLetterWord(s, 'srvr').catch(() => '')));
+      if (modes.some((m) => /Mode: leader/.test(m))) break;
+      if (Date.now() > deadline) throw new Error(`no ZooKeeper leader within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   } catch (err) {
     await stop();
     throw err;

@@ -4,7 +4,7 @@
  */
 import type { Stat } from '../types.js';
 import type { JuteReader } from './reader.js';
-import type { JuteWriter } from './writer.js';
+import { JuteWriter } from './writer.js';
 
 /** Bytes of a serialized Stat. */
 export const STAT_BYTES = 8 * 4 + 4 * 3 + 8 + 4 * 2 + 8;
@@ -335,13 +335,52 @@ export function readClientInfo(r: JuteReader): ClientInfo {
 
 // Response bodies used by the server; each is a sequence of the primitives above.
 
+/**
+ * Encodings of values that promise never to change by being frozen (the znode view freezes the Stat
+ * of a znode it shares between snapshots, and the child lists it keeps): encoded once, copied into
+ * each reply after that, and dropped with the value.
+ */
+const dataResponses = new WeakMap<Stat, { readonly data: Uint8Array | null; readonly bytes: Uint8Array }>();
+const childLists = new WeakMap<readonly string[], Uint8Array>();
+
+/** A standalone copy of what `encode` writes (not a view into a pooled buffer, which it would pin). */
+function encoded(size: number, encode: (w: JuteWriter) => void): Uint8Array {
+  const w = new JuteWriter(size);
+  encode(w);
+  return new Uint8Array(w.bytes());
+}
+
 export function writeGetDataResponse(w: JuteWriter, data: Uint8Array | null, stat: Stat): void {
-  w.buffer(data);
-  writeStat(w, stat);
+  if (!Object.isFrozen(stat)) {
+    w.buffer(data);
+    writeStat(w, stat);
+    return;
+  }
+  let cached = dataResponses.get(stat);
+  if (cached === undefined || cached.data !== data) {
+    const bytes = encoded(4 + (data?.byteLength ?? 0) + 68, (e) => {
+      e.buffer(data);
+      writeStat(e, stat);
+    });
+    cached = { data, bytes };
+    dataResponses.set(stat, cached);
+  }
+  w.raw(cached.bytes);
 }
 
 export function writeChildren(w: JuteWriter, children: readonly string[]): void {
-  w.vector(children, writeStr);
+  if (!Object.isFrozen(children)) {
+    w.vector(children, writeStr);
+    return;
+  }
+  let bytes = childLists.get(children);
+  if (bytes === undefined) {
+    let size = 4;
+    for (const c of children) size += 4 + c.length * 3;
+    bytes = encoded(size, (e) => e.vector(children, writeStr));
+    childLists.set(children, bytes);
+  }
+  w.raw(bytes);
 }
 
 export function readChildren(r: JuteReader): string[] {

@@ -52,6 +52,14 @@ export class JuteWriter {
     return this;
   }
 
+  /** Bytes already encoded (no length prefix). */
+  raw(bytes: Uint8Array): this {
+    this.ensure(bytes.byteLength);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.byteLength;
+    return this;
+  }
+
   /** A UTF-8 string; null is written as length -1. */
   ustring(v: string | null): this {
     if (v === null) return this.int(-1);
