@@ -64,6 +64,7 @@ export type {
   EventFrame,
   ItemResult,
   MetadataEvent,
+  MigrationStatus,
   PartitionInfo,
   QuorumInfo,
   QuorumReplica,

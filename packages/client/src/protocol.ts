@@ -173,7 +173,25 @@ export const READ_APIS: ReadonlySet<string> = new Set([
   'fetchOffsets',
   'listGroups',
   'metadataStatus',
+  'migrationStatus',
 ]);
+
+/** A ZooKeeper migration's progress as the metadata records it (`kbroker migrate status`). */
+export interface MigrationStatus {
+  readonly migrationId: string;
+  readonly source: string;
+  readonly phase: 'in-progress' | 'migrated';
+  readonly batchesDone: number;
+  readonly batchesTotal: number;
+  readonly recordsDone: number;
+  readonly recordsTotal: number;
+  readonly counts: Readonly<Record<string, number>>;
+  readonly zkControllerEpoch: number;
+  readonly startedTimeMs: number;
+  /** Metadata offset and time of the last batch. */
+  readonly changedOffset: number;
+  readonly changedTimeMs: number;
+}
 
 // ---- Znodes: the metadata as Kafka's ZooKeeper znode tree ------------------------------------
 
@@ -412,6 +430,31 @@ export interface Apis extends ZnodeApis {
     };
     res: { results: readonly ({ topic: string; partition: number } & ItemResult)[]; offset: number };
   };
+  /**
+   * One batch of a migration from a ZooKeeper layout (`kbroker migrate run`): metadata records plus the
+   * progress they bring, applied atomically. Idempotent: a batch whose sequence is already applied
+   * writes nothing and answers `applied: false`.
+   */
+  migrateBatch: {
+    req: {
+      migrationId: string;
+      source: string;
+      clusterId: string;
+      sequence: number;
+      batchesTotal: number;
+      recordsTotal: number;
+      counts: Readonly<Record<string, number>>;
+      zkControllerEpoch: number;
+      /** Metadata records (Topic, Partition, Config, OffsetCommit, FeatureLevel) as plain maps. */
+      records: readonly Readonly<Record<string, unknown>>[];
+    };
+    res: { applied: boolean; state: MigrationStatus | null; offset: number };
+  };
+  /** The migration state in this node's image (null when no migration ever ran). */
+  migrationStatus: {
+    req: ReadConsistency;
+    res: { state: MigrationStatus | null; clusterId: string; offset: number };
+  };
   // ---- The quorum: served by the Raft leader ------------------------------------------------
   describeQuorum: { req: Record<string, never>; res: QuorumInfo };
   addVoter: {
@@ -470,6 +513,7 @@ export const CONTROLLER_APIS: ReadonlySet<ApiName> = new Set<ApiName>([
   'commitOffsets',
   'deleteOffsets',
   'electLeaders',
+  'migrateBatch',
   'registerBroker',
   'brokerHeartbeat',
   'alterPartition',
@@ -492,4 +536,6 @@ export const IDEMPOTENT_APIS: ReadonlySet<ApiName> = new Set<ApiName>([
   'commitOffsets',
   'alterConfigs',
   'electLeaders',
+  'migrateBatch',
+  'migrationStatus',
 ]);

@@ -18,6 +18,7 @@
  *   Partition:      createdOffset, createdTimeMs, changedOffset, changedTimeMs (epochs are record fields)
  *   Config:         createdOffset, createdTimeMs, changedOffset, changedTimeMs, resourceVersion (of the resource)
  *   OffsetCommit:   changedOffset, createdOffset, createdTimeMs, commitVersion
+ * Format 2 adds the MigrationState record (last, when a migration ran), with changedOffset, changedTimeMs.
  * A new field or record kind means a new `format`; readers refuse formats newer than theirs.
  */
 import { crc32 } from 'node:zlib';
@@ -33,6 +34,7 @@ import type {
   BrokerRegistration,
   CommittedOffset,
   ControllerRegistration,
+  MigrationState,
   PartitionRegistration,
 } from './image/types.js';
 import {
@@ -42,6 +44,7 @@ import {
   checkRecordHeader,
   type FeatureLevelRecord,
   type MetadataRecord,
+  type MigrationStateRecord,
   type OffsetCommitRecord,
   type PartitionRecord,
   RecordType,
@@ -49,8 +52,8 @@ import {
   type TopicRecord,
 } from './records.js';
 
-/** The snapshot format this build writes and the newest it reads. */
-export const SNAPSHOT_FORMAT = 1;
+/** The snapshot format this build writes and the newest it reads (2: adds MigrationState). */
+export const SNAPSHOT_FORMAT = 2;
 export const SNAPSHOT_MAGIC = 'kbroker-metadata-snapshot';
 
 const FRAME_HEADER = 1;
@@ -127,6 +130,7 @@ type SnapConfig = Extra<
     resourceVersion: number;
   }
 >;
+type SnapMigration = Extra<MigrationStateRecord, { changedOffset: number; changedTimeMs: number }>;
 type SnapCommit = Extra<
   OffsetCommitRecord,
   { changedOffset: number; createdOffset: number; createdTimeMs: number; commitVersion: number }
@@ -139,7 +143,8 @@ export type SnapshotRecord =
   | SnapTopic
   | SnapPartition
   | SnapConfig
-  | SnapCommit;
+  | SnapCommit
+  | SnapMigration;
 
 /** Every record reproducing `image`, in snapshot order. */
 function* snapshotRecords(image: MetadataImage): Generator<SnapshotRecord> {
@@ -239,6 +244,25 @@ function* snapshotRecords(image: MetadataImage): Generator<SnapshotRecord> {
         commitVersion: c.version,
       } satisfies SnapCommit;
     }
+  }
+  const m = image.migration;
+  if (m !== null) {
+    yield {
+      type: RecordType.MigrationState,
+      version: 0,
+      migrationId: m.migrationId,
+      source: m.source,
+      phase: m.phase,
+      batchesDone: m.batchesDone,
+      batchesTotal: m.batchesTotal,
+      recordsDone: m.recordsDone,
+      recordsTotal: m.recordsTotal,
+      counts: m.counts,
+      zkControllerEpoch: m.zkControllerEpoch,
+      startedTimeMs: m.startedTimeMs,
+      changedOffset: m.changedOffset,
+      changedTimeMs: m.changedTimeMs,
+    } satisfies SnapMigration;
   }
 }
 
@@ -437,6 +461,7 @@ class ImageLoader {
   private partitionCount = 0;
   private last: TopicBuild | undefined;
   private readonly configs = new Map<number, Map<string, ConfigBuild>>();
+  private migration: MigrationState | null = null;
   private readonly groups = new Map<
     string,
     { topics: Map<string, Map<number, CommittedOffset>>; size: number }
@@ -565,6 +590,13 @@ class ImageLoader {
         );
         return;
       }
+      case RecordType.MigrationState: {
+        const { type: _t, version: _v, ...state } = record as SnapMigration;
+        num(fields, 'changedOffset');
+        num(fields, 'changedTimeMs');
+        this.migration = Object.freeze({ ...state, counts: Object.freeze({ ...state.counts }) });
+        return;
+      }
       default:
         throw new SnapshotFormatError(
           `metadata snapshot holds record type ${record.type}, which snapshots never contain`,
@@ -629,7 +661,7 @@ class ImageLoader {
       epoch: header.epoch,
       timestampMs: header.timestampMs,
     });
-    return new MetadataImage(provenance, features, cluster, topics, configs, offsets);
+    return new MetadataImage(provenance, features, cluster, topics, configs, offsets, this.migration);
   }
 }
 

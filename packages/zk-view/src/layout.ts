@@ -54,6 +54,16 @@ import {
 } from './json.js';
 import type { Stat, Znode, ZnodeTreeSnapshot } from './types.js';
 
+/**
+ * What the view adds to every Raft epoch it shows (`/controller_epoch`, `/controller`'s
+ * `kraftControllerEpoch`, partition states' `controller_epoch`): the `/controller_epoch` of the
+ * ZooKeeper cluster this metadata was migrated from (0 without a migration). The Raft term starts at 1,
+ * so the epoch Kafka's tools see is always above the source's.
+ */
+export function epochBase(image: MetadataImageView): number {
+  return image.migration?.zkControllerEpoch ?? 0;
+}
+
 /** The zxid of a log offset (see the module comment). */
 export function zxidOf(offset: number): bigint {
   return BigInt(offset);
@@ -328,7 +338,9 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     this.zxid = zxidOf(image.provenance.offset);
     this.sessionIdOf = options.sessionIdOf ?? syntheticSessionId;
     const epoch = image.provenance.epoch;
-    this.epochAt = options.epochAt ?? (() => epoch);
+    const at = options.epochAt ?? (() => epoch);
+    const base = epochBase(image);
+    this.epochAt = base === 0 ? at : (offset) => at(offset) + base;
   }
 
   get(path: string): Znode | undefined {
@@ -529,7 +541,8 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   private controllerNode(): NodeDesc | undefined {
     const c = this.options.controller;
     if (c === undefined || c.id < 0) return undefined;
-    return leaf(() => controllerJson(c.id, c.sinceTimeMs, c.epoch), zxidOf(c.sinceOffset), c.sinceTimeMs);
+    const epoch = c.epoch + epochBase(this.image);
+    return leaf(() => controllerJson(c.id, c.sinceTimeMs, epoch), zxidOf(c.sinceOffset), c.sinceTimeMs);
   }
 
   /**
@@ -538,10 +551,11 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
    * is the current controller's takeover; created at the start (0).
    */
   private controllerEpochNode(): NodeDesc | undefined {
-    const epoch = Math.max(this.image.provenance.epoch, this.options.controller?.epoch ?? 0);
-    if (epoch <= 0) return undefined;
+    const raftEpoch = Math.max(this.image.provenance.epoch, this.options.controller?.epoch ?? 0);
+    if (raftEpoch <= 0) return undefined;
     const c = this.options.controller;
-    const since = c !== undefined && c.epoch === epoch ? c : undefined;
+    const since = c !== undefined && c.epoch === raftEpoch ? c : undefined;
+    const epoch = raftEpoch + epochBase(this.image);
     return leaf(
       () => controllerEpochData(epoch),
       0n,

@@ -402,6 +402,15 @@ export function nodeHandlers(ctx: ServiceContext): Handlers {
       results: await c.electLeaders(body.type === 'unclean' ? 'UNCLEAN' : 'PREFERRED', body.partitions),
       offset: offsetNow(),
     })),
+    migrateBatch: viaController('migrateBatch', async (c, body) => {
+      const r = await c.migrateBatch({ ...body, records: body.records as never });
+      return { applied: r.applied, state: r.state, offset: offsetNow() };
+    }),
+    migrationStatus: () => ({
+      state: ctx.image().migration ?? null,
+      clusterId: ctx.image().cluster.clusterId || ctx.clusterId,
+      offset: offsetNow(),
+    }),
     registerBroker: viaController('registerBroker', async (c, body) => {
       if (body.clusterId !== ctx.clusterId) {
         throw new NodeError(

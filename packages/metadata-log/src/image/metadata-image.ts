@@ -16,7 +16,7 @@ import { MetadataReplayError } from './errors.js';
 import { FeaturesDelta, FeaturesImageImpl, featuresChanges } from './features.js';
 import { OffsetsDelta, OffsetsImageImpl, offsetsChanges } from './offsets.js';
 import { TopicsDelta, TopicsImageImpl, topicsChanges } from './topics.js';
-import type { MetadataChange, MetadataImageView, Provenance } from './types.js';
+import type { MetadataChange, MetadataImageView, MigrationState, Provenance } from './types.js';
 
 export const EMPTY_PROVENANCE: Provenance = Object.freeze({ offset: 0, epoch: 0, timestampMs: 0 });
 
@@ -37,6 +37,7 @@ export class MetadataImage implements MetadataImageView {
     readonly topics: TopicsImageImpl,
     readonly configs: ConfigsImageImpl,
     readonly offsets: OffsetsImageImpl,
+    readonly migration: MigrationState | null = null,
   ) {
     Object.freeze(this);
   }
@@ -50,6 +51,7 @@ export class MetadataImage implements MetadataImageView {
       topics: this.topics.toComparable(),
       configs: this.configs.toComparable(),
       offsets: this.offsets.toComparable(),
+      migration: this.migration === null ? null : { ...this.migration, counts: { ...this.migration.counts } },
     };
   }
 
@@ -64,7 +66,8 @@ export class MetadataImage implements MetadataImageView {
       same(this.cluster, other.cluster) &&
       same(this.topics, other.topics) &&
       same(this.configs, other.configs) &&
-      same(this.offsets, other.offsets)
+      same(this.offsets, other.offsets) &&
+      isDeepStrictEqual(this.migration, other.migration)
     );
   }
 }
@@ -80,6 +83,8 @@ export class MetadataDelta {
   private topicsDelta: TopicsDelta | undefined;
   private configsDelta: ConfigsDelta | undefined;
   private offsetsDelta: OffsetsDelta | undefined;
+  /** The migration state replayed by this delta, if any. */
+  private migration: MigrationState | undefined;
   private applied: MetadataImage | undefined;
   private records = 0;
 
@@ -187,6 +192,16 @@ export class MetadataDelta {
         return;
       case RecordType.NoOp:
         return;
+      case RecordType.MigrationState: {
+        const { type: _t, version: _v, ...state } = record;
+        this.migration = Object.freeze({
+          ...state,
+          counts: Object.freeze({ ...record.counts }),
+          changedOffset: offset,
+          changedTimeMs: ts,
+        });
+        return;
+      }
       default:
         throw new MetadataReplayError(offset, record, 'unknown record type');
     }
@@ -207,6 +222,7 @@ export class MetadataDelta {
       this.topicsDelta?.apply() ?? base.topics,
       this.configsDelta?.apply() ?? base.configs,
       this.offsetsDelta?.apply() ?? base.offsets,
+      this.migration ?? base.migration,
     );
     return this.applied;
   }
@@ -225,6 +241,7 @@ export class MetadataDelta {
     if (this.topicsDelta) topicsChanges(base.topics, next.topics, this.topicsDelta.touched, out);
     if (this.configsDelta) configsChanges(base.configs, next.configs, this.configsDelta.touched(), out);
     if (this.offsetsDelta) offsetsChanges(base.offsets, next.offsets, this.offsetsDelta.touched, out);
+    if (this.migration !== undefined) out.push(migrationChange(this.migration));
     return out;
   }
 }
@@ -270,5 +287,16 @@ export function diffImages(base: MetadataImage, next: MetadataImage): MetadataCh
     [...next.offsets.groups()].map((g) => g.groupId),
   );
   offsetsChanges(base.offsets, next.offsets, groupIds, out);
+  if (next.migration !== null && !isDeepStrictEqual(base.migration, next.migration))
+    out.push(migrationChange(next.migration));
   return out;
+}
+
+function migrationChange(m: MigrationState): MetadataChange {
+  return {
+    kind: 'migration-state',
+    phase: m.phase,
+    batchesDone: m.batchesDone,
+    batchesTotal: m.batchesTotal,
+  };
 }

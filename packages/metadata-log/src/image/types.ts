@@ -125,6 +125,23 @@ export interface FeaturesImage {
   all(): ReadonlyMap<string, number>;
 }
 
+/** A ZooKeeper migration's state (the latest MigrationStateRecord) and when it was written. */
+export interface MigrationState {
+  readonly migrationId: string;
+  readonly source: string;
+  readonly phase: 'in-progress' | 'migrated';
+  readonly batchesDone: number;
+  readonly batchesTotal: number;
+  readonly recordsDone: number;
+  readonly recordsTotal: number;
+  readonly counts: Readonly<Record<string, number>>;
+  readonly zkControllerEpoch: number;
+  readonly startedTimeMs: number;
+  /** The offset and time of the batch that wrote this state. */
+  readonly changedOffset: number;
+  readonly changedTimeMs: number;
+}
+
 export interface MetadataImageView {
   readonly provenance: Provenance;
   readonly features: FeaturesImage;
@@ -132,11 +149,19 @@ export interface MetadataImageView {
   readonly topics: TopicsImage;
   readonly configs: ConfigsImage;
   readonly offsets: OffsetsImage;
+  /** The ZooKeeper migration's state; null (or absent in hand-built views) when none ever ran. */
+  readonly migration?: MigrationState | null;
 }
 
 /** Change events derived from a delta, for listeners (broker reactions, watches, the ZooKeeper view). */
 export type MetadataChange =
   | { readonly kind: 'cluster-id'; readonly clusterId: string }
+  | {
+      readonly kind: 'migration-state';
+      readonly phase: 'in-progress' | 'migrated';
+      readonly batchesDone: number;
+      readonly batchesTotal: number;
+    }
   | { readonly kind: 'feature-changed'; readonly name: string; readonly level: number }
   | { readonly kind: 'broker-registered'; readonly brokerId: number; readonly epoch: number }
   | { readonly kind: 'broker-fenced'; readonly brokerId: number }
