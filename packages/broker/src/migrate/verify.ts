@@ -1,0 +1,267 @@
+/**
+ * `kbroker migrate verify`: reads kbroker's ZooKeeper-compatible view and compares it with the source,
+ * path by path, for every path the migration copied: JSON by value (topic assignments and ids, configs,
+ * features, the cluster id), children sets (topics, partitions, a group's offsets), partition
+ * leader/ISR/leader epoch/recovery state and partition epoch (the state znode's version), committed
+ * offsets, and the controller epoch (kbroker's must be above the source's). Brokers listed in the
+ * source that have not registered with kbroker yet are reported, not counted as differences.
+ */
+import { NoNodeError, type ZnodeData, type Znodes } from '@kbroker/client';
+import type { KafkaLayout } from './layout.js';
+import type { MigrationPlan } from './plan.js';
+
+export interface Difference {
+  readonly path: string;
+  readonly reason: string;
+}
+
+export interface VerifyReport {
+  /** Paths compared. */
+  readonly paths: number;
+  readonly differences: readonly Difference[];
+  /** Source brokers not (yet) registered with kbroker. */
+  readonly brokersNotRegistered: readonly number[];
+  /** Topics the view has that the source does not (created in kbroker, not migrated). */
+  readonly extraTopics: readonly string[];
+  readonly sourceControllerEpoch: number;
+  readonly kbrokerControllerEpoch: number | null;
+}
+
+const utf8 = new TextDecoder();
+
+function parse(d: ZnodeData): unknown {
+  if (d.data === null) return null;
+  try {
+    return JSON.parse(utf8.decode(d.data));
+  } catch {
+    return undefined;
+  }
+}
+
+const show = (v: unknown) => JSON.stringify(v);
+
+function sameList(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function sameRecord(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
+  const ka = Object.keys(a).sort();
+  const kb = Object.keys(b).sort();
+  return sameList(ka, kb) && ka.every((k) => a[k] === b[k]);
+}
+
+export async function verifyMigration(
+  layout: KafkaLayout,
+  plan: MigrationPlan,
+  znodes: Znodes,
+  options: { inFlight?: number; minOffset?: number; onProgress?: (paths: number) => void } = {},
+): Promise<VerifyReport> {
+  const differences: Difference[] = [];
+  const diff = (path: string, reason: string) => differences.push({ path, reason });
+  const limit = options.inFlight ?? 500;
+  const readOpts = options.minOffset === undefined ? {} : { minOffset: options.minOffset };
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  let paths = 0;
+  const slot = async <T>(f: () => Promise<T>): Promise<T> => {
+    if (active >= limit) await new Promise<void>((r) => waiting.push(r));
+    active++;
+    try {
+      return await f();
+    } finally {
+      active--;
+      paths++;
+      if (options.onProgress !== undefined && paths % 1000 === 0) options.onProgress(paths);
+      waiting.shift()?.();
+    }
+  };
+  const data = (path: string) =>
+    slot(async () => {
+      try {
+        return await znodes.getData(path, readOpts);
+      } catch (err) {
+        if (err instanceof NoNodeError || (err as { code?: string }).code === 'NO_NODE') return undefined;
+        throw err;
+      }
+    });
+  const children = (path: string) =>
+    slot(async () => {
+      try {
+        return (await znodes.getChildren(path, readOpts)).children;
+      } catch (err) {
+        if (err instanceof NoNodeError || (err as { code?: string }).code === 'NO_NODE') return undefined;
+        throw err;
+      }
+    });
+  /** Compares a view znode's parsed JSON with `check`, reporting a missing or non-JSON node. */
+  const json = async (path: string, check: (v: Record<string, unknown>, d: ZnodeData) => void) => {
+    const d = await data(path);
+    if (d === undefined) return diff(path, 'missing in kbroker');
+    const v = parse(d);
+    if (typeof v !== 'object' || v === null) return diff(path, `kbroker's data is not a JSON object`);
+    check(v as Record<string, unknown>, d);
+  };
+
+  const tasks: Promise<unknown>[] = [];
+
+  // The cluster id and the controller epoch.
+  tasks.push(
+    json('/cluster/id', (v) => {
+      if (v.id !== layout.clusterId)
+        diff('/cluster/id', `id ${show(v.id)} in kbroker, ${show(layout.clusterId)} in the source`);
+    }),
+  );
+  let kbrokerEpoch: number | null = null;
+  tasks.push(
+    data('/controller_epoch').then((d) => {
+      if (d === undefined || d.data === null) return diff('/controller_epoch', 'missing in kbroker');
+      kbrokerEpoch = Number(utf8.decode(d.data));
+      if (!(kbrokerEpoch > layout.controllerEpoch)) {
+        diff(
+          '/controller_epoch',
+          `kbroker's epoch ${kbrokerEpoch} is not above the source's ${layout.controllerEpoch}`,
+        );
+      }
+    }),
+  );
+
+  // Brokers expected to register.
+  const brokersNotRegistered: number[] = [];
+  tasks.push(
+    children('/brokers/ids').then((ids) => {
+      const live = new Set(ids ?? []);
+      for (const b of layout.brokers) if (!live.has(String(b.id))) brokersNotRegistered.push(b.id);
+    }),
+  );
+
+  // Topics: the children set, each assignment and id, partitions, states, configs.
+  const extraTopics: string[] = [];
+  tasks.push(
+    children('/brokers/topics').then((names) => {
+      const view = new Set(names ?? []);
+      const source = new Set(layout.topics.map((t) => t.name));
+      for (const t of source) if (!view.has(t)) diff('/brokers/topics', `topic ${t} missing in kbroker`);
+      for (const t of view) if (!source.has(t)) extraTopics.push(t);
+    }),
+  );
+  for (const t of layout.topics) {
+    const path = `/brokers/topics/${t.name}`;
+    const id = plan.topicIds.get(t.name);
+    tasks.push(
+      json(path, (v) => {
+        if (v.topic_id !== id) diff(path, `topic_id ${show(v.topic_id)} in kbroker, ${show(id)} expected`);
+        const parts = (v.partitions ?? {}) as Record<string, unknown>;
+        const keys = Object.keys(parts);
+        if (keys.length !== t.partitions.length) {
+          diff(path, `${keys.length} partitions in kbroker, ${t.partitions.length} in the source`);
+        }
+        for (const p of t.partitions) {
+          const r = parts[String(p.id)];
+          if (!Array.isArray(r) || !sameList(r, p.replicas))
+            diff(path, `partition ${p.id} replicas ${show(r)} in kbroker, ${show(p.replicas)} in the source`);
+        }
+      }),
+    );
+    tasks.push(
+      children(`${path}/partitions`).then((names) => {
+        const want = t.partitions.map((p) => String(p.id)).sort();
+        const got = [...(names ?? [])].sort();
+        if (!sameList(got, want))
+          diff(`${path}/partitions`, `children ${show(got)} in kbroker, ${show(want)} in the source`);
+      }),
+    );
+    for (const p of t.partitions) {
+      const sp = `${path}/partitions/${p.id}/state`;
+      tasks.push(
+        json(sp, (v, d) => {
+          const isr = Array.isArray(v.isr) ? v.isr : [];
+          const lrs = v.leader_recovery_state ?? 0;
+          if (v.leader !== p.leader)
+            diff(sp, `leader ${show(v.leader)} in kbroker, ${p.leader} in the source`);
+          if (v.leader_epoch !== p.leaderEpoch)
+            diff(sp, `leader_epoch ${show(v.leader_epoch)} in kbroker, ${p.leaderEpoch} in the source`);
+          if (!sameList(isr, p.isr)) diff(sp, `isr ${show(v.isr)} in kbroker, ${show(p.isr)} in the source`);
+          if (lrs !== p.leaderRecoveryState)
+            diff(sp, `leader_recovery_state ${show(lrs)} in kbroker, ${p.leaderRecoveryState} in the source`);
+          if (d.stat.version !== p.partitionEpoch)
+            diff(
+              sp,
+              `partition epoch (version) ${d.stat.version} in kbroker, ${p.partitionEpoch} in the source`,
+            );
+        }),
+      );
+    }
+    const cp = `/config/topics/${t.name}`;
+    const want = layout.topicConfigs.get(t.name) ?? {};
+    tasks.push(
+      json(cp, (v) => {
+        const got = (v.config ?? {}) as Record<string, unknown>;
+        if (!sameRecord(got, want)) diff(cp, `config ${show(got)} in kbroker, ${show(want)} in the source`);
+      }),
+    );
+  }
+
+  // Broker configs (including <default>).
+  for (const [entity, want] of layout.brokerConfigs) {
+    const cp = `/config/brokers/${entity}`;
+    tasks.push(
+      json(cp, (v) => {
+        const got = (v.config ?? {}) as Record<string, unknown>;
+        if (!sameRecord(got, want)) diff(cp, `config ${show(got)} in kbroker, ${show(want)} in the source`);
+      }),
+    );
+  }
+
+  // Consumer offsets: each value, and each topic's set of partitions.
+  const byTopic = new Map<string, string[]>();
+  for (const o of layout.offsets) {
+    const tp = `/consumers/${o.group}/offsets/${o.topic}`;
+    const list = byTopic.get(tp) ?? [];
+    list.push(String(o.partition));
+    byTopic.set(tp, list);
+    const path = `${tp}/${o.partition}`;
+    tasks.push(
+      data(path).then((d) => {
+        if (d === undefined) return diff(path, 'missing in kbroker');
+        const got = d.data === null ? null : utf8.decode(d.data);
+        if (got !== String(o.offset)) diff(path, `offset ${show(got)} in kbroker, ${o.offset} in the source`);
+      }),
+    );
+  }
+  for (const [tp, want] of byTopic) {
+    tasks.push(
+      children(tp).then((names) => {
+        const got = [...(names ?? [])].sort();
+        const w = [...want].sort();
+        if (!sameList(got, w)) diff(tp, `children ${show(got)} in kbroker, ${show(w)} in the source`);
+      }),
+    );
+  }
+
+  // Feature levels.
+  if (layout.features.size > 0) {
+    tasks.push(
+      json('/feature', (v) => {
+        const f = (v.features ?? {}) as Record<string, { max_version_level?: unknown }>;
+        for (const [name, level] of layout.features) {
+          if (f[name]?.max_version_level !== level)
+            diff(
+              '/feature',
+              `feature ${name} at ${show(f[name]?.max_version_level)} in kbroker, ${level} in the source`,
+            );
+        }
+      }),
+    );
+  }
+
+  await Promise.all(tasks);
+  differences.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return {
+    paths,
+    differences,
+    brokersNotRegistered: brokersNotRegistered.sort((a, b) => a - b),
+    extraTopics: extraTopics.sort(),
+    sourceControllerEpoch: layout.controllerEpoch,
+    kbrokerControllerEpoch: kbrokerEpoch,
+  };
+}
