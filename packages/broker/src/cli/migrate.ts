@@ -530,6 +530,7 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
           report.brokersNotRegistered.length === 0 ? 'none' : report.brokersNotRegistered.join(','),
         ],
         ['Topics only in kbroker', report.extraTopics.length === 0 ? 'none' : report.extraTopics.join(',')],
+        ['Changed by kbroker since', `${report.changedSinceMigration} znodes (not compared)`],
         ['Differences', report.differences.length],
       ]),
     );

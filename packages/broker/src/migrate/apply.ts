@@ -15,7 +15,7 @@ import {
   writeSnapshot,
 } from '@kbroker/metadata-log';
 import { formatDataDir, LevelStorage, parseQuorum } from '@kbroker/raft';
-import type { MigrationPlan } from './plan.js';
+import { contentOf, type MigrationPlan } from './plan.js';
 
 export class MigrationError extends Error {
   override readonly name = 'MigrationError';
@@ -60,6 +60,15 @@ export function resumePoint(
   }
   const s = target.state;
   if (s === null) return 1;
+  const sameContent = contentOf(s.migrationId) === contentOf(plan.migrationId);
+  // The same records, migrated already (with whatever batch size): nothing left to do.
+  if (sameContent && s.phase === 'migrated') return plan.batches.length + 1;
+  if (sameContent && s.migrationId !== plan.migrationId) {
+    const size = s.migrationId.slice(s.migrationId.lastIndexOf('-') + 1);
+    throw new MigrationError(
+      `the interrupted run used --batch-records ${size}; resume it with the same batch size`,
+    );
+  }
   if (s.migrationId !== plan.migrationId) {
     throw new MigrationError(
       s.phase === 'migrated'

@@ -4,9 +4,17 @@
  * Deterministic: the same source gives the same records in the same batches, so an interrupted run
  * resumes by sequence number. A topic created before Kafka had topic ids gets an id derived from the
  * cluster id, its name and its znode's czxid (a digest), the same on every run. The migration id is a
- * digest of every batch: a source that changed between an interrupted run and its resumption gives
- * another id, which the controller refuses while the first migration is in progress.
+ * digest of every record plus the batch size (`<digest>-<records per batch>`): a source that changed
+ * between an interrupted run and its resumption gives another id, which the controller refuses while
+ * the first migration is in progress.
  */
+
+/** The part of a migration id that depends only on the records (not on how they are batched). */
+export function contentOf(migrationId: string): string {
+  const i = migrationId.lastIndexOf('-');
+  return i < 0 ? migrationId : migrationId.slice(0, i);
+}
+
 import { createHash } from 'node:crypto';
 import {
   type ConfigRecord,
@@ -171,13 +179,14 @@ export function planMigration(layout: KafkaLayout, batchRecords = DEFAULT_BATCH_
   const byType: Record<string, number> = {};
   let recordsTotal = 0;
   for (const b of batches) {
-    digest.update(JSON.stringify(b.records));
-    digest.update('\0');
-    for (const r of b.records) byType[TYPE_NAMES[r.type]!] = (byType[TYPE_NAMES[r.type]!] ?? 0) + 1;
+    for (const r of b.records) {
+      digest.update(JSON.stringify(r));
+      byType[TYPE_NAMES[r.type]!] = (byType[TYPE_NAMES[r.type]!] ?? 0) + 1;
+    }
     recordsTotal += b.records.length;
   }
   return {
-    migrationId: digest.digest('base64url').slice(0, 22),
+    migrationId: `${digest.digest('base64url').slice(0, 22)}-${max}`,
     source: layout.source,
     clusterId,
     zkControllerEpoch: layout.controllerEpoch,
