@@ -23,6 +23,8 @@ export interface KafkaFixtureSpec {
   readonly malformed?: boolean;
   /** Add znodes that block a migration (ACLs, a SCRAM user, a token, pending reassignment and delete). */
   readonly blockers?: boolean;
+  /** Move partition epochs with setData as a controller would (default true; the benchmark skips it). */
+  readonly epochBumps?: boolean;
   /** Requests in flight. Default 4,000. */
   readonly inFlight?: number;
 }
@@ -216,8 +218,8 @@ export async function writeKafkaFixture(connect: string, spec: KafkaFixtureSpec)
               if ((i + p) % 29 === 3) state.leader_recovery_state = 1;
               await create(`${t}/partitions/${p}/state`, JSON.stringify(state));
               // Controller updates moved the partition epoch (the state znode's version).
-              for (let v = 0; v < (i + p) % 3; v++)
-                await set(`${t}/partitions/${p}/state`, JSON.stringify(state));
+              const bumps = spec.epochBumps === false ? 0 : (i + p) % 3;
+              for (let v = 0; v < bumps; v++) await set(`${t}/partitions/${p}/state`, JSON.stringify(state));
             }),
           );
         })(),
