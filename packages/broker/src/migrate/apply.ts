@@ -86,7 +86,14 @@ export function resumePoint(
 export async function runOnline(
   plan: MigrationPlan,
   rpc: Rpc,
-  options: { onProgress?: (p: RunProgress) => void; timeoutMs?: number } = {},
+  options: {
+    onProgress?: (p: RunProgress) => void;
+    timeoutMs?: number;
+    /** Batches in flight. Default 4. */
+    window?: number;
+    /** Consecutive failures survived (re-reading the state each time). Default 5. */
+    retries?: number;
+  } = {},
 ): Promise<RunResult> {
   const start = resumePoint(plan, await migrationStatus(rpc));
   const total = plan.batches.length;
@@ -102,9 +109,9 @@ export async function runOnline(
     recordsTotal: plan.recordsTotal,
     partitions: partitionsBefore(start),
   });
-  for (let seq = start; seq <= total; seq++) {
+  const send = (seq: number) => {
     const b = plan.batches[seq - 1]!;
-    const res = await rpc.request(
+    return rpc.request(
       'migrateBatch',
       {
         migrationId: plan.migrationId,
@@ -119,22 +126,71 @@ export async function runOnline(
       },
       options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs },
     );
-    state = res.state;
-    recordsDone += b.records.length;
-    if (res.applied) {
-      written++;
-      recordsWritten += b.records.length;
+  };
+  // Up to `window` batches in flight, in sequence order (the controller queues them in arrival order).
+  // Any failure (a controller failover, a timeout) drains the window, asks the metadata where the
+  // migration stands, and goes on from there: batches already applied are never sent again.
+  const window = Math.max(1, options.window ?? 4);
+  let next = start;
+  let failures = 0;
+  while (next <= total) {
+    const inFlight: { seq: number; res: Promise<Awaited<ReturnType<typeof send>>> }[] = [];
+    let failed: unknown;
+    while ((next <= total || inFlight.length > 0) && failed === undefined) {
+      while (next <= total && inFlight.length < window) {
+        const res = send(next);
+        res.catch(() => undefined);
+        inFlight.push({ seq: next, res });
+        next++;
+      }
+      const head = inFlight.shift()!;
+      try {
+        const res = await head.res;
+        const b = plan.batches[head.seq - 1]!;
+        state = res.state;
+        recordsDone += b.records.length;
+        if (res.applied) {
+          written++;
+          recordsWritten += b.records.length;
+        }
+        failures = 0;
+        options.onProgress?.({
+          batchesDone: head.seq,
+          batchesTotal: total,
+          recordsDone,
+          recordsTotal: plan.recordsTotal,
+          partitions: b.counts.partitions ?? 0,
+        });
+      } catch (err) {
+        failed = err;
+      }
     }
-    options.onProgress?.({
-      batchesDone: seq,
-      batchesTotal: total,
-      recordsDone,
-      recordsTotal: plan.recordsTotal,
-      partitions: b.counts.partitions ?? 0,
-    });
+    if (failed === undefined) break;
+    await Promise.allSettled(inFlight.map((f) => f.res));
+    if (++failures > (options.retries ?? 5)) throw failed;
+    const now = await migrationStatus(rpc);
+    const resume = resumePoint(plan, now);
+    // Count what the drained window applied, so the totals stay exact.
+    const doneBefore = plan.batches.slice(0, resume - 1).reduce((n, b) => n + b.records.length, 0);
+    written += Math.max(0, resume - 1 - recordsDoneBatches(plan, recordsDone));
+    recordsWritten += Math.max(0, doneBefore - recordsDone);
+    recordsDone = doneBefore;
+    state = now.state;
+    next = resume;
   }
   if (start > total) state = (await migrationStatus(rpc)).state;
   return { batchesWritten: written, resumedAt: start, recordsWritten, alreadyMigrated: start > total, state };
+}
+
+/** How many whole batches `records` records are, from the start of the plan. */
+function recordsDoneBatches(plan: MigrationPlan, records: number): number {
+  let n = 0;
+  let seq = 0;
+  while (seq < plan.batches.length && n + plan.batches[seq]!.records.length <= records) {
+    n += plan.batches[seq]!.records.length;
+    seq++;
+  }
+  return seq;
 }
 
 /** The migration state record of batch `seq` (as the controller would write it). */

@@ -2,7 +2,7 @@
  * The read side of the metadata image: frozen, shared between versions, safe to hold across awaits.
  * Implementations live beside this file; the controller and every reader depend only on these shapes.
  */
-import type { ConfigResourceType, Endpoint, LeaderRecoveryState } from '../records.js';
+import type { ConfigResourceType, Endpoint, LeaderRecoveryState, MigrationStateRecord } from '../records.js';
 
 /** Which log position an image reflects. */
 export interface Provenance {
@@ -126,17 +126,7 @@ export interface FeaturesImage {
 }
 
 /** A ZooKeeper migration's state (the latest MigrationStateRecord) and when it was written. */
-export interface MigrationState {
-  readonly migrationId: string;
-  readonly source: string;
-  readonly phase: 'in-progress' | 'migrated';
-  readonly batchesDone: number;
-  readonly batchesTotal: number;
-  readonly recordsDone: number;
-  readonly recordsTotal: number;
-  readonly counts: Readonly<Record<string, number>>;
-  readonly zkControllerEpoch: number;
-  readonly startedTimeMs: number;
+export interface MigrationState extends Omit<MigrationStateRecord, 'type' | 'version'> {
   /** The offset and time of the batch that wrote this state. */
   readonly changedOffset: number;
   readonly changedTimeMs: number;
