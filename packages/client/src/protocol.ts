@@ -265,7 +265,11 @@ export const ZNODE_READ_APIS: ReadonlySet<string> = new Set([
   'getZnodeData',
   'getZnodeChildren',
   'znodeExists',
+  'readZnodes',
 ]);
+
+/** Most paths one `readZnodes` request may name. */
+export const MAX_READ_ZNODES = 10_000;
 
 /** The error code of a read of a znode that does not exist (ZooKeeper's NONODE). */
 export const NO_NODE = 'NO_NODE';
@@ -286,6 +290,21 @@ export interface ZnodeApis {
   getZnodeChildren: {
     req: ZnodeReadRequest;
     res: { children: readonly string[]; stat: ZnodeStat } & ZnodeReadPosition;
+  };
+  /**
+   * Many znodes at once, all from one snapshot of the tree (no watches): each path's data and stat,
+   * and its sorted children when `children` is set; null for a path that does not exist. At most
+   * MAX_READ_ZNODES paths. For bulk comparisons (`kbroker migrate verify`).
+   */
+  readZnodes: {
+    req: { paths: readonly string[]; children?: boolean } & ReadConsistency;
+    res: {
+      znodes: readonly ({
+        data: Uint8Array | null;
+        stat: ZnodeStat;
+        children?: readonly string[];
+      } | null)[];
+    } & ZnodeReadPosition;
   };
   /** A znode's stat, or null; the watch is left either way (it fires on creation too). */
   znodeExists: { req: ZnodeReadRequest; res: { stat: ZnodeStat | null } & ZnodeReadPosition };
@@ -538,4 +557,5 @@ export const IDEMPOTENT_APIS: ReadonlySet<ApiName> = new Set<ApiName>([
   'electLeaders',
   'migrateBatch',
   'migrationStatus',
+  'readZnodes',
 ]);

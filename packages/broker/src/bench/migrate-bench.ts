@@ -105,7 +105,10 @@ async function main(): Promise<void> {
 
     progress('kbroker migrate run');
     const run = await tool(['migrate', 'run', '--zookeeper', source, '--bootstrap', bootstrap, '--json']);
-    progress(`run took ${run.seconds.toFixed(1)} s; kbroker migrate verify`);
+    const rj = run.json as { readSeconds: number; readRate: number; writeSeconds: number; writeRate: number };
+    progress(
+      `run took ${run.seconds.toFixed(1)} s (read ${rj.readSeconds.toFixed(1)} s at ${rj.readRate}/s, write ${rj.writeSeconds.toFixed(1)} s at ${rj.writeRate} records/s); kbroker migrate verify`,
+    );
     const verify = await tool([
       'migrate',
       'verify',

@@ -195,31 +195,41 @@ export async function writeKafkaFixture(connect: string, spec: KafkaFixtureSpec)
       if (version === 3) json.topic_id = fixtureTopicId(i);
       else withoutIds.push(name);
       const t = `/brokers/topics/${name}`;
+      const config =
+        i % 5 === 0 ? UNUSUAL_CONFIG : i % 5 === 1 ? { 'retention.ms': String(3600000 * (i + 1)) } : {};
+      // The admin path writes the config first, then the topic; the controller the partitions.
+      const nodes: { path: string; data: Uint8Array | null }[] = [
+        { path: `/config/topics/${name}`, data: enc(JSON.stringify({ version: 1, config })) },
+        { path: t, data: enc(JSON.stringify(json)) },
+        { path: `${t}/partitions`, data: null },
+      ];
+      const states: [string, string, number][] = [];
+      for (const ps of Object.keys(assignment)) {
+        const p = Number(ps);
+        const replicas = assignment[ps]!;
+        const leader = (i + p) % 17 === 0 ? -1 : replicas[0]!;
+        const state: Record<string, unknown> = {
+          controller_epoch: spec.controllerEpoch - (p % 3),
+          leader,
+          version: 1,
+          leader_epoch: (i + p) % 7,
+          isr: leader === -1 ? [] : replicas.slice(0, 1 + ((i + p) % replicas.length)),
+        };
+        if ((i + p) % 29 === 3) state.leader_recovery_state = 1;
+        const text = JSON.stringify(state);
+        nodes.push(
+          { path: `${t}/partitions/${p}`, data: null },
+          { path: `${t}/partitions/${p}/state`, data: enc(text) },
+        );
+        states.push([`${t}/partitions/${p}/state`, text, spec.epochBumps === false ? 0 : (i + p) % 3]);
+      }
       topicJobs.push(
         (async () => {
-          const config =
-            i % 5 === 0 ? UNUSUAL_CONFIG : i % 5 === 1 ? { 'retention.ms': String(3600000 * (i + 1)) } : {};
-          await create(`/config/topics/${name}`, JSON.stringify({ version: 1, config }));
-          await create(t, JSON.stringify(json));
-          await create(`${t}/partitions`, null);
+          await run((c) => c.createMany(nodes));
+          // Controller updates moved the partition epoch (the state znode's version).
           await all(
-            Object.keys(assignment).map(async (ps) => {
-              const p = Number(ps);
-              const replicas = assignment[ps]!;
-              await create(`${t}/partitions/${p}`, null);
-              const leader = (i + p) % 17 === 0 ? -1 : replicas[0]!;
-              const state: Record<string, unknown> = {
-                controller_epoch: spec.controllerEpoch - (p % 3),
-                leader,
-                version: 1,
-                leader_epoch: (i + p) % 7,
-                isr: leader === -1 ? [] : replicas.slice(0, 1 + ((i + p) % replicas.length)),
-              };
-              if ((i + p) % 29 === 3) state.leader_recovery_state = 1;
-              await create(`${t}/partitions/${p}/state`, JSON.stringify(state));
-              // Controller updates moved the partition epoch (the state znode's version).
-              const bumps = spec.epochBumps === false ? 0 : (i + p) % 3;
-              for (let v = 0; v < bumps; v++) await set(`${t}/partitions/${p}/state`, JSON.stringify(state));
+            states.map(async ([path, text, bumps]) => {
+              for (let v = 0; v < bumps; v++) await set(path, text);
             }),
           );
         })(),

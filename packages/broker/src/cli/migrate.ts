@@ -503,7 +503,7 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
       const bar = progressBar(ctx, flags, 'verifying  {value} paths  {rate}/s');
       bar?.start(0, 0, { rate: 0 });
       try {
-        return await verifyMigration(layout, plan, client.znodes(), {
+        return await verifyMigration(layout, plan, client.rpc(), {
           minOffset: status.offset,
           onProgress: (n) => {
             bar?.setTotal(n);

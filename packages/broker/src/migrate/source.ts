@@ -148,9 +148,18 @@ export async function readZooKeeper(connect: string, options: ReadOptions = {}):
       if (n === undefined) return;
       await Promise.all(n.children!.map((c) => walk(join(path, c))));
     };
+    /** A parent Kafka creates without data: its children and stat in one read (getChildren2). */
+    const getParent = async (path: string): Promise<SourceNode | undefined> => {
+      const c = await limiter.run(() => client().getChildren(path));
+      if (c === undefined) return undefined;
+      const node: SourceNode = { data: null, stat: toStat(c.stat), children: c.children.sort() };
+      tree.nodes.set(path, node);
+      tick();
+      return node;
+    };
     const topic = async (name: string): Promise<void> => {
       const t = join('/brokers/topics', name);
-      const [node, parts] = await Promise.all([getData(t), getNode(`${t}/partitions`)]);
+      const [node, parts] = await Promise.all([getData(t), getParent(`${t}/partitions`)]);
       if (node === undefined) return;
       // The topic's children as Kafka made them (`partitions`), for malformed-node reports.
       node.children = parts === undefined ? [] : ['partitions'];

@@ -11,7 +11,7 @@
  * creates it, so a znode whose version moved since (mzxid past czxid) was changed by kbroker after the
  * migration: it is counted as such, not compared with the source.
  */
-import { NoNodeError, type ZnodeData, type Znodes } from '@kbroker/client';
+import { MAX_READ_ZNODES, type Rpc, type ZnodeStat } from '@kbroker/client';
 import type { KafkaLayout } from './layout.js';
 import type { MigrationPlan } from './plan.js';
 
@@ -35,6 +35,75 @@ export interface VerifyReport {
 }
 
 const utf8 = new TextDecoder();
+
+interface ZnodeData {
+  readonly data: Uint8Array | null;
+  readonly stat: ZnodeStat;
+  readonly children?: readonly string[];
+}
+
+/**
+ * Reads znodes in bulk: paths asked for in one turn go out together as `readZnodes` requests of up to
+ * 2,000 paths (each answered from one snapshot of the node's tree), a few requests in flight.
+ */
+class ZnodeBatcher {
+  private queue: {
+    path: string;
+    children: boolean;
+    resolve(z: ZnodeData | undefined): void;
+    reject(e: unknown): void;
+  }[] = [];
+  private scheduled = false;
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly rpc: Rpc,
+    private readonly minOffset: number | undefined,
+    private readonly inFlight: number,
+    private readonly onDone: (n: number) => void,
+  ) {}
+
+  get(path: string, children: boolean): Promise<ZnodeData | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ path, children, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const all = this.queue;
+    this.queue = [];
+    const size = Math.min(2_000, MAX_READ_ZNODES);
+    for (const withChildren of [false, true]) {
+      const items = all.filter((q) => q.children === withChildren);
+      for (let i = 0; i < items.length; i += size) void this.send(items.slice(i, i + size), withChildren);
+    }
+  }
+
+  private async send(items: typeof this.queue, children: boolean): Promise<void> {
+    if (this.active >= this.inFlight) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      const res = await this.rpc.request('readZnodes', {
+        paths: items.map((q) => q.path),
+        ...(children ? { children: true } : {}),
+        ...(this.minOffset === undefined ? {} : { minOffset: this.minOffset }),
+      });
+      items.forEach((q, i) => q.resolve(res.znodes[i] ?? undefined));
+      this.onDone(items.length);
+    } catch (err) {
+      for (const q of items) q.reject(err);
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
 
 function parse(d: ZnodeData): unknown {
   if (d.data === null) return null;
@@ -60,46 +129,18 @@ function sameRecord(a: Readonly<Record<string, unknown>>, b: Readonly<Record<str
 export async function verifyMigration(
   layout: KafkaLayout,
   plan: MigrationPlan,
-  znodes: Znodes,
+  rpc: Rpc,
   options: { inFlight?: number; minOffset?: number; onProgress?: (paths: number) => void } = {},
 ): Promise<VerifyReport> {
   const differences: Difference[] = [];
   const diff = (path: string, reason: string) => differences.push({ path, reason });
-  const limit = options.inFlight ?? 500;
-  const readOpts = options.minOffset === undefined ? {} : { minOffset: options.minOffset };
-  let active = 0;
-  const waiting: (() => void)[] = [];
   let paths = 0;
-  const slot = async <T>(f: () => Promise<T>): Promise<T> => {
-    if (active >= limit) await new Promise<void>((r) => waiting.push(r));
-    active++;
-    try {
-      return await f();
-    } finally {
-      active--;
-      paths++;
-      if (options.onProgress !== undefined && paths % 1000 === 0) options.onProgress(paths);
-      waiting.shift()?.();
-    }
-  };
-  const data = (path: string) =>
-    slot(async () => {
-      try {
-        return await znodes.getData(path, readOpts);
-      } catch (err) {
-        if (err instanceof NoNodeError || (err as { code?: string }).code === 'NO_NODE') return undefined;
-        throw err;
-      }
-    });
-  const children = (path: string) =>
-    slot(async () => {
-      try {
-        return (await znodes.getChildren(path, readOpts)).children;
-      } catch (err) {
-        if (err instanceof NoNodeError || (err as { code?: string }).code === 'NO_NODE') return undefined;
-        throw err;
-      }
-    });
+  const fetcher = new ZnodeBatcher(rpc, options.minOffset, options.inFlight ?? 4, (n) => {
+    paths += n;
+    options.onProgress?.(paths);
+  });
+  const data = (path: string) => fetcher.get(path, false);
+  const children = async (path: string) => (await fetcher.get(path, true))?.children;
   /** Compares a view znode's parsed JSON with `check`, reporting a missing or non-JSON node. */
   const json = async (path: string, check: (v: Record<string, unknown>, d: ZnodeData) => void) => {
     const d = await data(path);

@@ -108,7 +108,16 @@ export async function startKbroker(
   };
   try {
     const deadline = Date.now() + timeoutMs;
-    const admin = await kbrokerAdmin(brokers);
+    // The processes may not listen yet: connect until the deadline.
+    let admin: BenchAdmin | undefined;
+    while (admin === undefined) {
+      admin = await kbrokerAdmin(brokers).catch((err: Error) => {
+        if (Date.now() > deadline)
+          throw new Error(`kbroker not reachable within ${timeoutMs} ms: ${err.message}\n${output}`);
+        return undefined;
+      });
+      if (admin === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
     try {
       for (;;) {
         const d = await admin.describeCluster().catch(() => undefined);
