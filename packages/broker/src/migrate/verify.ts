@@ -94,7 +94,7 @@ class ZnodeBatcher {
         ...(children ? { children: true } : {}),
         ...(this.minOffset === undefined ? {} : { minOffset: this.minOffset }),
       });
-      items.forEach((q, i) => q.resolve(res.znodes[i] ?? undefined));
+      for (const [i, q] of items.entries()) q.resolve(res.znodes[i] ?? undefined);
       this.onDone(items.length);
     } catch (err) {
       for (const q of items) q.reject(err);
