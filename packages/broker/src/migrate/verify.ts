@@ -89,11 +89,22 @@ class ZnodeBatcher {
     if (this.active >= this.inFlight) await new Promise<void>((r) => this.waiting.push(r));
     this.active++;
     try {
-      const res = await this.rpc.request('readZnodes', {
-        paths: items.map((q) => q.path),
-        ...(children ? { children: true } : {}),
-        ...(this.minOffset === undefined ? {} : { minOffset: this.minOffset }),
-      });
+      const request = () =>
+        this.rpc.request('readZnodes', {
+          paths: items.map((q) => q.path),
+          ...(children ? { children: true } : {}),
+          ...(this.minOffset === undefined ? {} : { minOffset: this.minOffset }),
+        });
+      // A node may refuse for a while (fenced, catching up): retriable refusals are retried.
+      let res: Awaited<ReturnType<typeof request>> | undefined;
+      for (let attempt = 1; res === undefined; attempt++) {
+        try {
+          res = await request();
+        } catch (err) {
+          if ((err as { retriable?: unknown }).retriable !== true || attempt >= 10) throw err;
+          await new Promise((r) => setTimeout(r, 100 * attempt));
+        }
+      }
       for (const [i, q] of items.entries()) q.resolve(res.znodes[i] ?? undefined);
       this.onDone(items.length);
     } catch (err) {
