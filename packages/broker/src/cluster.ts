@@ -24,6 +24,8 @@ export interface ClusterOptions {
   readonly zookeeper?: boolean;
   /** With `zookeeper`: mount the view under this chroot (e.g. /kafka). */
   readonly zookeeperChroot?: string;
+  /** The cluster id the data dirs are formatted with (default: a random one). */
+  readonly clusterId?: string;
   /** How long `startCluster` and `waitUntilReady` wait for readiness. Default 30000. */
   readonly startTimeoutMs?: number;
 }
@@ -76,7 +78,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<InProc
   const total = voters + extra;
   if (voters < 1) throw new Error('a cluster needs at least one controller node');
   const root = await mkdtemp(join(tmpdir(), 'kbroker-cluster-'));
-  const clusterId = randomClusterId();
+  const clusterId = options.clusterId ?? randomClusterId();
   const ports = await freePorts(total * 3);
   const quorum = Array.from({ length: voters }, (_, i) => `${i + 1}@127.0.0.1:${ports[total + i]}`).join(',');
   const logger: Logger = pino({ level: options.logLevel ?? 'silent' });

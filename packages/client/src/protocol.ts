@@ -173,7 +173,25 @@ export const READ_APIS: ReadonlySet<string> = new Set([
   'fetchOffsets',
   'listGroups',
   'metadataStatus',
+  'migrationStatus',
 ]);
+
+/** A ZooKeeper migration's progress as the metadata records it (`kbroker migrate status`). */
+export interface MigrationStatus {
+  readonly migrationId: string;
+  readonly source: string;
+  readonly phase: 'in-progress' | 'migrated';
+  readonly batchesDone: number;
+  readonly batchesTotal: number;
+  readonly recordsDone: number;
+  readonly recordsTotal: number;
+  readonly counts: Readonly<Record<string, number>>;
+  readonly zkControllerEpoch: number;
+  readonly startedTimeMs: number;
+  /** Metadata offset and time of the last batch. */
+  readonly changedOffset: number;
+  readonly changedTimeMs: number;
+}
 
 // ---- Znodes: the metadata as Kafka's ZooKeeper znode tree ------------------------------------
 
@@ -247,7 +265,11 @@ export const ZNODE_READ_APIS: ReadonlySet<string> = new Set([
   'getZnodeData',
   'getZnodeChildren',
   'znodeExists',
+  'readZnodes',
 ]);
+
+/** Most paths one `readZnodes` request may name. */
+export const MAX_READ_ZNODES = 10_000;
 
 /** The error code of a read of a znode that does not exist (ZooKeeper's NONODE). */
 export const NO_NODE = 'NO_NODE';
@@ -268,6 +290,21 @@ export interface ZnodeApis {
   getZnodeChildren: {
     req: ZnodeReadRequest;
     res: { children: readonly string[]; stat: ZnodeStat } & ZnodeReadPosition;
+  };
+  /**
+   * Many znodes at once, all from one snapshot of the tree (no watches): each path's data and stat,
+   * and its sorted children when `children` is set; null for a path that does not exist. At most
+   * MAX_READ_ZNODES paths. For bulk comparisons (`kbroker migrate verify`).
+   */
+  readZnodes: {
+    req: { paths: readonly string[]; children?: boolean } & ReadConsistency;
+    res: {
+      znodes: readonly ({
+        data: Uint8Array | null;
+        stat: ZnodeStat;
+        children?: readonly string[];
+      } | null)[];
+    } & ZnodeReadPosition;
   };
   /** A znode's stat, or null; the watch is left either way (it fires on creation too). */
   znodeExists: { req: ZnodeReadRequest; res: { stat: ZnodeStat | null } & ZnodeReadPosition };
@@ -412,6 +449,31 @@ export interface Apis extends ZnodeApis {
     };
     res: { results: readonly ({ topic: string; partition: number } & ItemResult)[]; offset: number };
   };
+  /**
+   * One batch of a migration from a ZooKeeper layout (`kbroker migrate run`): metadata records plus the
+   * progress they bring, applied atomically. Idempotent: a batch whose sequence is already applied
+   * writes nothing and answers `applied: false`.
+   */
+  migrateBatch: {
+    req: {
+      migrationId: string;
+      source: string;
+      clusterId: string;
+      sequence: number;
+      batchesTotal: number;
+      recordsTotal: number;
+      counts: Readonly<Record<string, number>>;
+      zkControllerEpoch: number;
+      /** Metadata records (Topic, Partition, Config, OffsetCommit, FeatureLevel) as plain maps. */
+      records: readonly Readonly<Record<string, unknown>>[];
+    };
+    res: { applied: boolean; state: MigrationStatus | null; offset: number };
+  };
+  /** The migration state in this node's image (null when no migration ever ran). */
+  migrationStatus: {
+    req: ReadConsistency;
+    res: { state: MigrationStatus | null; clusterId: string; offset: number };
+  };
   // ---- The quorum: served by the Raft leader ------------------------------------------------
   describeQuorum: { req: Record<string, never>; res: QuorumInfo };
   addVoter: {
@@ -483,6 +545,7 @@ export const CONTROLLER_APIS: ReadonlySet<ApiName> = new Set<ApiName>([
   'commitOffsets',
   'deleteOffsets',
   'electLeaders',
+  'migrateBatch',
   'registerBroker',
   'brokerHeartbeat',
   'zkSessionCreate',
@@ -512,4 +575,7 @@ export const IDEMPOTENT_APIS: ReadonlySet<ApiName> = new Set<ApiName>([
   'zkSessionAttach',
   'zkSessionClose',
   'zkSessionHeartbeat',
+  'migrateBatch',
+  'migrationStatus',
+  'readZnodes',
 ]);

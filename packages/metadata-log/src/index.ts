@@ -15,6 +15,11 @@ export {
   type MetadataControllerOptions,
 } from './controller/metadata-controller.js';
 export {
+  type MigrationBatchRequest,
+  type MigrationBatchResponse,
+  migrateBatch,
+} from './controller/migration.js';
+export {
   type BatchReplayer,
   type ControllerRaft,
   type ControllerResult,

@@ -25,6 +25,8 @@ export const RecordType = {
   RegisterController: 14,
   ZkSession: 15,
   ZkSessionEnd: 16,
+  // 17: reserved.
+  MigrationState: 18,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
@@ -46,6 +48,7 @@ export const RECORD_VERSIONS: Readonly<Record<RecordType, number>> = {
   14: 0,
   15: 0,
   16: 0,
+  18: 0,
 };
 
 /** `-1`: no leader. */
@@ -233,6 +236,37 @@ export interface ZkSessionEndRecord {
   readonly reason: 'expired' | 'closed';
 }
 
+/** Where a ZooKeeper migration stands (`kbroker migrate`). */
+export type MigrationPhase = 'in-progress' | 'migrated';
+
+/**
+ * The progress of a migration from a ZooKeeper layout, written in the same batch as the records it
+ * migrates, so a batch and the progress it reports are applied atomically. The latest wins.
+ */
+export interface MigrationStateRecord {
+  readonly type: typeof RecordType.MigrationState;
+  readonly version: 0;
+  /** Identifies the plan (a digest of the batches): a resumed run must carry the same id. */
+  readonly migrationId: string;
+  /** The source, for people: `zookeeper 127.0.0.1:2181/kafka` or `dump tree.json`. */
+  readonly source: string;
+  readonly phase: MigrationPhase;
+  /** Batches applied so far (the sequence number of the last one) and in the plan. */
+  readonly batchesDone: number;
+  readonly batchesTotal: number;
+  readonly recordsDone: number;
+  readonly recordsTotal: number;
+  /** Migrated so far, by kind (topics, partitions, configs, offsets, features). */
+  readonly counts: Readonly<Record<string, number>>;
+  /**
+   * The source's `/controller_epoch`: the ZooKeeper-compatible view shows the quorum's epoch plus this,
+   * so the epoch Kafka's tools see only moves forward across the migration.
+   */
+  readonly zkControllerEpoch: number;
+  /** When the first batch was written (ms since the epoch). */
+  readonly startedTimeMs: number;
+}
+
 export type MetadataRecord =
   | ClusterRecord
   | FeatureLevelRecord
@@ -249,7 +283,8 @@ export type MetadataRecord =
   | NoOpRecord
   | RegisterControllerRecord
   | ZkSessionRecord
-  | ZkSessionEndRecord;
+  | ZkSessionEndRecord
+  | MigrationStateRecord;
 
 /** The records of one controller operation: one Raft entry, applied atomically. */
 export interface RecordBatch {

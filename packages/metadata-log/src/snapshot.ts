@@ -28,6 +28,8 @@
  *   OffsetCommit, on a group's first record: groupCreatedOffset, groupCreatedTimeMs, removedTopics,
  *     topicsRemovedOffset; on the first record of a topic that lost offsets: topicCreatedOffset,
  *     topicCreatedTimeMs, removedPartitions, partitionsRemovedOffset.
+ * It also adds the MigrationState record (last, when a migration ran), with changedOffset and
+ * changedTimeMs.
  * A format-1 snapshot loads with those stamps as its records show them (no removals, the snapshot's
  * term from its offset). A new field or record kind means a new `format`; readers refuse formats
  * newer than theirs.
@@ -49,6 +51,7 @@ import type {
   ControllerRegistration,
   EmptiedConfigs,
   GroupTopicStamps,
+  MigrationState,
   PartitionRegistration,
 } from './image/types.js';
 import { ZkSessionsDelta, ZkSessionsImageImpl } from './image/zk-sessions.js';
@@ -59,6 +62,7 @@ import {
   checkRecordHeader,
   type FeatureLevelRecord,
   type MetadataRecord,
+  type MigrationStateRecord,
   type OffsetCommitRecord,
   type PartitionRecord,
   RecordType,
@@ -67,7 +71,7 @@ import {
   type ZkSessionRecord,
 } from './records.js';
 
-/** The snapshot format this build writes and the newest it reads. */
+/** The snapshot format this build writes and the newest it reads (2: stamps, MigrationState). */
 export const SNAPSHOT_FORMAT = 2;
 export const SNAPSHOT_MAGIC = 'kbroker-metadata-snapshot';
 
@@ -159,6 +163,7 @@ type SnapConfig = Extra<
     resourceVersion: number;
   }
 >;
+type SnapMigration = Extra<MigrationStateRecord, { changedOffset: number; changedTimeMs: number }>;
 type SnapCommit = Extra<
   OffsetCommitRecord,
   {
@@ -184,7 +189,8 @@ export type SnapshotRecord =
   | SnapTopic
   | SnapPartition
   | SnapConfig
-  | SnapCommit;
+  | SnapCommit
+  | SnapMigration;
 
 /** Every record reproducing `image`, in snapshot order. */
 function* snapshotRecords(image: MetadataImage): Generator<SnapshotRecord> {
@@ -332,6 +338,25 @@ function* snapshotRecords(image: MetadataImage): Generator<SnapshotRecord> {
       timeoutMs: z.timeoutMs,
       ownerId: z.ownerId,
     } satisfies ZkSessionRecord;
+  }
+  const m = image.migration;
+  if (m !== null) {
+    yield {
+      type: RecordType.MigrationState,
+      version: 0,
+      migrationId: m.migrationId,
+      source: m.source,
+      phase: m.phase,
+      batchesDone: m.batchesDone,
+      batchesTotal: m.batchesTotal,
+      recordsDone: m.recordsDone,
+      recordsTotal: m.recordsTotal,
+      counts: m.counts,
+      zkControllerEpoch: m.zkControllerEpoch,
+      startedTimeMs: m.startedTimeMs,
+      changedOffset: m.changedOffset,
+      changedTimeMs: m.changedTimeMs,
+    } satisfies SnapMigration;
   }
 }
 
@@ -552,6 +577,7 @@ class ImageLoader {
   private partitionCount = 0;
   private last: TopicBuild | undefined;
   private readonly configs = new Map<number, Map<string, ConfigBuild>>();
+  private migration: MigrationState | null = null;
   private readonly emptied = new Map<number, PMap<EmptiedConfigs>>();
   private readonly groups = new Map<string, GroupBuild>();
   private readonly zkSessions = new ZkSessionsDelta(ZkSessionsImageImpl.EMPTY);
@@ -717,6 +743,13 @@ class ImageLoader {
       case RecordType.ZkSession:
         this.zkSessions.replaySession(record);
         return;
+      case RecordType.MigrationState: {
+        const { type: _t, version: _v, ...state } = record as SnapMigration;
+        num(fields, 'changedOffset');
+        num(fields, 'changedTimeMs');
+        this.migration = Object.freeze({ ...state, counts: Object.freeze({ ...state.counts }) });
+        return;
+      }
       default:
         throw new SnapshotFormatError(
           `metadata snapshot holds record type ${record.type}, which snapshots never contain`,
@@ -839,6 +872,7 @@ class ImageLoader {
       offsets,
       this.zkSessions.apply(),
       terms,
+      this.migration,
     );
   }
 }

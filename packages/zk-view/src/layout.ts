@@ -64,6 +64,16 @@ import {
 } from './json.js';
 import type { Stat, Znode, ZnodeTreeSnapshot } from './types.js';
 
+/**
+ * What the view adds to every Raft epoch it shows (`/controller_epoch`, `/controller`'s
+ * `kraftControllerEpoch`, partition states' `controller_epoch`): the `/controller_epoch` of the
+ * ZooKeeper cluster this metadata was migrated from (0 without a migration). The Raft term starts at 1,
+ * so the epoch Kafka's tools see is always above the source's.
+ */
+export function epochBase(image: MetadataImageView): number {
+  return image.migration?.zkControllerEpoch ?? 0;
+}
+
 /** The zxid of a log offset (see the module comment). */
 export function zxidOf(offset: number): bigint {
   return BigInt(offset);
@@ -556,7 +566,7 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     // A term starts with a Raft no-op, which has no time: its start is the last batch's time. A new
     // cluster's first term has no earlier batch; its bootstrap batch (the cluster id) dates it.
     const startTimeMs = this.image.terms.startTimeMs || this.image.cluster.clusterIdTimeMs;
-    const epoch = this.image.provenance.epoch;
+    const epoch = this.image.provenance.epoch + epochBase(this.image);
     return leaf(() => controllerJson(id, startTimeMs, epoch), zxidOf(startOffset), startTimeMs);
   }
 
@@ -566,8 +576,9 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
    * is the current term's start; created at the start (0).
    */
   private controllerEpochNode(): NodeDesc | undefined {
-    const epoch = this.image.provenance.epoch;
-    if (epoch <= 0) return undefined;
+    const raftEpoch = this.image.provenance.epoch;
+    if (raftEpoch <= 0) return undefined;
+    const epoch = raftEpoch + epochBase(this.image);
     const { startOffset, startTimeMs } = this.image.terms;
     return leaf(() => controllerEpochData(epoch), 0n, 0, zxidOf(startOffset), startTimeMs, epoch);
   }
@@ -733,7 +744,7 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     // The term of the offset that wrote it never changes: a function of the partition alone.
     return new PartNode(STATE_ZNODES, p, () =>
       leaf(
-        () => partitionStateJson(p, this.image.terms.epochAt(p.changedOffset)),
+        () => partitionStateJson(p, this.image.terms.epochAt(p.changedOffset) + epochBase(this.image)),
         zxidOf(p.createdOffset),
         p.createdTimeMs,
         zxidOf(p.changedOffset),

@@ -7,6 +7,7 @@
  *   kbroker quorum | topics | configs | cluster | offsets | leaders   (admin, over --bootstrap)
  *   kbroker metadata-shell     browse a snapshot or a live cluster as a tree
  *   kbroker dev                a local multi-process cluster
+ *   kbroker migrate | zk-dump  migrate a ZooKeeper-based Kafka cluster's metadata
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
@@ -25,6 +26,7 @@ import {
 import { registerDev } from './dev.js';
 import { registerLeaders } from './leaders.js';
 import { registerMetadataShell } from './metadata-shell.js';
+import { registerMigrate } from './migrate.js';
 import { registerOffsets } from './offsets.js';
 import { registerQuorum } from './quorum.js';
 import { registerStart } from './start.js';
@@ -65,6 +67,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerOffsets(program, ctx);
   registerLeaders(program, ctx);
   registerMetadataShell(program, ctx);
+  registerMigrate(program, ctx);
   registerDev(program, ctx);
   return program;
 }

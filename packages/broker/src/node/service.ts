@@ -10,7 +10,7 @@ import type {
   ZnodeStat,
   ZnodeWatchEvent,
 } from '@kbroker/client/protocol';
-import { CONTROLLER_APIS, NO_NODE, PROTOCOL_VERSION } from '@kbroker/client/protocol';
+import { CONTROLLER_APIS, MAX_READ_ZNODES, NO_NODE, PROTOCOL_VERSION } from '@kbroker/client/protocol';
 import {
   ConfigResourceType,
   ControllerError,
@@ -210,6 +210,23 @@ function znodeHandlers(tree: MetadataZnodeTree): Handlers {
       zs?.child.add(path);
       return { children: [...children].sort(), stat: wireStat(z.stat), offset, zxid };
     },
+    readZnodes: (body) => {
+      if (!Array.isArray(body.paths) || body.paths.length > MAX_READ_ZNODES)
+        throw new NodeError('INVALID_REQUEST', `readZnodes takes a list of at most ${MAX_READ_ZNODES} paths`);
+      const { snapshot, offset, zxid } = position();
+      const znodes = body.paths.map((p) => {
+        const path = checkPath(p);
+        const z = snapshot.get(path);
+        if (z === undefined) return null;
+        const children = body.children ? snapshot.children(path) : undefined;
+        return {
+          data: z.data,
+          stat: wireStat(z.stat),
+          ...(children === undefined ? {} : { children: [...children].sort() }),
+        };
+      });
+      return { znodes, offset, zxid };
+    },
     znodeExists: (body, session) => {
       const path = checkPath(body.path);
       const zs = watching(session, body.watch);
@@ -402,6 +419,15 @@ export function nodeHandlers(ctx: ServiceContext): Handlers {
       results: await c.electLeaders(body.type === 'unclean' ? 'UNCLEAN' : 'PREFERRED', body.partitions),
       offset: offsetNow(),
     })),
+    migrateBatch: viaController('migrateBatch', async (c, body) => {
+      const r = await c.migrateBatch({ ...body, records: body.records as never });
+      return { applied: r.applied, state: r.state, offset: offsetNow() };
+    }),
+    migrationStatus: () => ({
+      state: ctx.image().migration ?? null,
+      clusterId: ctx.image().cluster.clusterId || ctx.clusterId,
+      offset: offsetNow(),
+    }),
     registerBroker: viaController('registerBroker', async (c, body) => {
       if (body.clusterId !== ctx.clusterId) {
         throw new NodeError(

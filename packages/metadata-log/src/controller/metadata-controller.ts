@@ -11,6 +11,7 @@ import {
   DEFAULT_SESSION_TIMEOUT_MS,
   registrationState,
 } from './heartbeats.js';
+import { type MigrationBatchRequest, type MigrationBatchResponse, migrateBatch } from './migration.js';
 import type { ElectionScope } from './partition-change.js';
 import { preferredElectionChanges } from './partition-change.js';
 import {
@@ -312,6 +313,14 @@ export class MetadataController {
       records: [],
       response: { unknown: this.zkSessions.touch(image, sessionIds, now) },
     }));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Migration from ZooKeeper
+
+  /** Applies one batch of a ZooKeeper migration (idempotent by migration id and sequence). */
+  migrateBatch(req: MigrationBatchRequest): Promise<MigrationBatchResponse> {
+    return this.write('migrateBatch', (image, now) => migrateBatch(image, req, now));
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -352,14 +352,14 @@ export function electLeadersChanges(
   const isAcceptableLeader = acceptor(image.cluster, NO_LEADER, NO_LEADER);
   const records: PartitionChangeRecord[] = [];
   const results: ElectionResult[] = [];
+  const notNeeded = (partition: PartitionRegistration) =>
+    type === 'PREFERRED' ? partition.leader === partition.replicas[0] : partition.leader !== NO_LEADER;
   const electOne = (topic: TopicImage, p: number): ControllerError | undefined => {
     const partition = topic.partitions[p];
     if (partition === undefined) {
       return new ControllerError('UNKNOWN_TOPIC_OR_PARTITION', `No such partition as ${topic.name}-${p}`);
     }
-    const notNeeded =
-      type === 'PREFERRED' ? partition.leader === partition.replicas[0] : partition.leader !== NO_LEADER;
-    if (notNeeded) return new ControllerError('ELECTION_NOT_NEEDED');
+    if (notNeeded(partition)) return new ControllerError('ELECTION_NOT_NEEDED');
     const record = buildPartitionChange({
       topicId: topic.id,
       partitionId: p,
@@ -378,6 +378,8 @@ export function electLeadersChanges(
   if (scope === undefined) {
     for (const topic of image.topics.topics()) {
       for (let p = 0; p < topic.partitions.length; p++) {
+        // The periodic rebalance scans every partition: skip the common case without building an error.
+        if (notNeeded(topic.partitions[p]!)) continue;
         const error = electOne(topic, p);
         if (error?.code !== 'ELECTION_NOT_NEEDED') results.push({ topic: topic.name, partition: p, error });
       }

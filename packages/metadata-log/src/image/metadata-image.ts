@@ -17,7 +17,7 @@ import { FeaturesDelta, FeaturesImageImpl, featuresChanges } from './features.js
 import { OffsetsDelta, OffsetsImageImpl, offsetsChanges } from './offsets.js';
 import { TermsImageImpl } from './terms.js';
 import { TopicsDelta, TopicsImageImpl, topicsChanges } from './topics.js';
-import type { MetadataChange, MetadataImageView, Provenance } from './types.js';
+import type { MetadataChange, MetadataImageView, MigrationState, Provenance } from './types.js';
 import { ZkSessionsDelta, ZkSessionsImageImpl, zkSessionsChanges } from './zk-sessions.js';
 
 export const EMPTY_PROVENANCE: Provenance = Object.freeze({ offset: 0, epoch: 0, timestampMs: 0 });
@@ -42,6 +42,7 @@ export class MetadataImage implements MetadataImageView {
     readonly offsets: OffsetsImageImpl,
     readonly zkSessions: ZkSessionsImageImpl = ZkSessionsImageImpl.EMPTY,
     readonly terms: TermsImageImpl = TermsImageImpl.EMPTY,
+    readonly migration: MigrationState | null = null,
   ) {
     Object.freeze(this);
   }
@@ -57,6 +58,7 @@ export class MetadataImage implements MetadataImageView {
       configs: this.configs.toComparable(),
       offsets: this.offsets.toComparable(),
       zkSessions: this.zkSessions.toComparable(),
+      migration: this.migration === null ? null : { ...this.migration, counts: { ...this.migration.counts } },
     };
   }
 
@@ -77,7 +79,8 @@ export class MetadataImage implements MetadataImageView {
       same(this.topics, other.topics) &&
       same(this.configs, other.configs) &&
       same(this.offsets, other.offsets) &&
-      same(this.zkSessions, other.zkSessions)
+      same(this.zkSessions, other.zkSessions) &&
+      isDeepStrictEqual(this.migration, other.migration)
     );
   }
 }
@@ -95,6 +98,8 @@ export class MetadataDelta {
   private configsDelta: ConfigsDelta | undefined;
   private offsetsDelta: OffsetsDelta | undefined;
   private zkSessionsDelta: ZkSessionsDelta | undefined;
+  /** The migration state replayed by this delta, if any. */
+  private migration: MigrationState | undefined;
   private applied: MetadataImage | undefined;
   private records = 0;
 
@@ -221,6 +226,16 @@ export class MetadataDelta {
         return;
       case RecordType.NoOp:
         return;
+      case RecordType.MigrationState: {
+        const { type: _t, version: _v, ...state } = record;
+        this.migration = Object.freeze({
+          ...state,
+          counts: Object.freeze({ ...record.counts }),
+          changedOffset: offset,
+          changedTimeMs: ts,
+        });
+        return;
+      }
       default:
         throw new MetadataReplayError(offset, record, 'unknown record type');
     }
@@ -243,6 +258,7 @@ export class MetadataDelta {
       this.offsetsDelta?.apply() ?? base.offsets,
       this.zkSessionsDelta?.apply() ?? base.zkSessions,
       this.terms,
+      this.migration ?? base.migration,
     );
     return this.applied;
   }
@@ -262,6 +278,7 @@ export class MetadataDelta {
     if (this.configsDelta) configsChanges(base.configs, next.configs, this.configsDelta.touched(), out);
     if (this.offsetsDelta) offsetsChanges(base.offsets, next.offsets, this.offsetsDelta.touched, out);
     if (this.zkSessionsDelta) zkSessionsChanges(base.zkSessions, next.zkSessions, this.zkSessionsDelta, out);
+    if (this.migration !== undefined) out.push(migrationChange(this.migration));
     return out;
   }
 }
@@ -322,5 +339,16 @@ export function diffImages(base: MetadataImage, next: MetadataImage): MetadataCh
       sessions.replayEnd({ type: RecordType.ZkSessionEnd, version: 0, sessionId: s.id, reason: 'closed' });
   }
   zkSessionsChanges(base.zkSessions, next.zkSessions, sessions, out);
+  if (next.migration !== null && !isDeepStrictEqual(base.migration, next.migration))
+    out.push(migrationChange(next.migration));
   return out;
+}
+
+function migrationChange(m: MigrationState): MetadataChange {
+  return {
+    kind: 'migration-state',
+    phase: m.phase,
+    batchesDone: m.batchesDone,
+    batchesTotal: m.batchesTotal,
+  };
 }

@@ -2,7 +2,7 @@
  * The read side of the metadata image: frozen, shared between versions, safe to hold across awaits.
  * Implementations live beside this file; the controller and every reader depend only on these shapes.
  */
-import type { ConfigResourceType, Endpoint, LeaderRecoveryState } from '../records.js';
+import type { ConfigResourceType, Endpoint, LeaderRecoveryState, MigrationStateRecord } from '../records.js';
 
 /** Which log position an image reflects. */
 export interface Provenance {
@@ -224,6 +224,13 @@ export interface ZkSessionsImage {
   readonly count: number;
 }
 
+/** A ZooKeeper migration's state (the latest MigrationStateRecord) and when it was written. */
+export interface MigrationState extends Omit<MigrationStateRecord, 'type' | 'version'> {
+  /** The offset and time of the batch that wrote this state. */
+  readonly changedOffset: number;
+  readonly changedTimeMs: number;
+}
+
 export interface MetadataImageView {
   readonly provenance: Provenance;
   readonly terms: TermsImage;
@@ -233,11 +240,19 @@ export interface MetadataImageView {
   readonly configs: ConfigsImage;
   readonly offsets: OffsetsImage;
   readonly zkSessions: ZkSessionsImage;
+  /** The ZooKeeper migration's state; null (or absent in hand-built views) when none ever ran. */
+  readonly migration?: MigrationState | null;
 }
 
 /** Change events derived from a delta, for listeners (broker reactions, watches, the ZooKeeper view). */
 export type MetadataChange =
   | { readonly kind: 'cluster-id'; readonly clusterId: string }
+  | {
+      readonly kind: 'migration-state';
+      readonly phase: 'in-progress' | 'migrated';
+      readonly batchesDone: number;
+      readonly batchesTotal: number;
+    }
   | { readonly kind: 'feature-changed'; readonly name: string; readonly level: number }
   | { readonly kind: 'broker-registered'; readonly brokerId: number; readonly epoch: number }
   | { readonly kind: 'broker-fenced'; readonly brokerId: number }

@@ -48,11 +48,14 @@ export interface KbrokerDeployment extends ZooKeeperDeployment {
   readonly brokers: readonly string[];
 }
 
-export async function startKbroker(nodes = 3, timeoutMs = 60_000): Promise<KbrokerDeployment> {
+export async function startKbroker(
+  nodes = 3,
+  timeoutMs = 60_000,
+  clusterId = `zkbench${Math.random().toString(36).slice(2, 12)}`,
+): Promise<KbrokerDeployment> {
   const root = await mkdtemp(join(tmpdir(), 'zk-bench-kbroker-'));
   const ports = await freePorts(nodes * 3);
   const quorum = Array.from({ length: nodes }, (_, i) => `${i + 1}@127.0.0.1:${ports[nodes + i]}`).join(',');
-  const clusterId = `zkbench${Math.random().toString(36).slice(2, 12)}`;
   const brokers = Array.from({ length: nodes }, (_, i) => `127.0.0.1:${ports[i]}`);
   const servers = Array.from({ length: nodes }, (_, i) => `127.0.0.1:${ports[2 * nodes + i]}`);
   let output = '';
@@ -116,14 +119,15 @@ export async function startKbroker(nodes = 3, timeoutMs = 60_000): Promise<Kbrok
   };
   try {
     const deadline = Date.now() + timeoutMs;
-    // The admin client's connect asks a broker for metadata, which fails until one has caught up.
+    // The processes may not listen yet: connect until the deadline.
     let admin: BenchAdmin | undefined;
     while (admin === undefined) {
       admin = await kbrokerAdmin(brokers).catch((err: Error) => {
         if (Date.now() > deadline)
-          throw new Error(`kbroker not ready within ${timeoutMs} ms: ${err.message}\n${output}`);
-        return new Promise<undefined>((r) => setTimeout(() => r(undefined), 100));
+          throw new Error(`kbroker not reachable within ${timeoutMs} ms: ${err.message}\n${output}`);
+        return undefined;
       });
+      if (admin === undefined) await new Promise((r) => setTimeout(r, 100));
     }
     try {
       for (;;) {
