@@ -140,6 +140,9 @@ describe.skipIf(why !== undefined)('kbroker migrate from a real ZooKeeper', () =
     expect(d.code).toBe(0);
     const fromDump = await runCli(['migrate', 'plan', '--from-dump', dump, '--skip-malformed', '--json']);
     expect(JSON.parse(fromDump.stdout).migrationId).toBe(p.migrationId);
+    // The source may be named before the step, as `kbroker migrate --from-dump tree.json plan`.
+    const before = await runCli(['migrate', '--from-dump', dump, 'plan', '--skip-malformed', '--json']);
+    expect(JSON.parse(before.stdout).migrationId).toBe(p.migrationId);
     const bad = await runCli(['migrate', 'plan', '--from-dump', join(tmp, 'nope.json')]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^kbroker: cannot read dump .*nope\.json/);

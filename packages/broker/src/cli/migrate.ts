@@ -188,7 +188,19 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
 
   const migrate = program
     .command('migrate')
-    .description("migrate a ZooKeeper-based Kafka cluster's metadata into kbroker (see docs/migration.md)");
+    .description("migrate a ZooKeeper-based Kafka cluster's metadata into kbroker (see docs/migration.md)")
+    // The source may also be named before the step: `kbroker migrate --from-dump tree.json plan`.
+    .option('--zookeeper <connect>', 'the source ZooKeeper, for every step below')
+    .option('--zookeeper-auth <user:password>', 'digest authentication for the source ZooKeeper')
+    .option(
+      '--from-dump <file>',
+      'read the source from a file `kbroker zk-dump` wrote, for every step below',
+    );
+  /** A step's flags over the source named on `migrate` itself (the step's own flags win). */
+  const withSource = <F extends SourceFlags>(flags: F): F => ({
+    ...(migrate.opts() as SourceFlags),
+    ...flags,
+  });
 
   bootstrapOption(
     sourceOptions(
@@ -199,7 +211,7 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
     ),
     false,
   ).action(async (flags: SourceFlags & TargetFlags & { skipMalformed?: boolean }) => {
-    const { layout, readSeconds, nodes } = await loadSource(ctx, flags);
+    const { layout, readSeconds, nodes } = await loadSource(ctx, withSource(flags));
     const counts = layoutCounts(layout);
     let target: { clusterId: string; clusterIdMatches: boolean; migration: unknown } | undefined;
     const extra: { severity: 'blocker'; path: string; reason: string }[] = [];
@@ -296,7 +308,7 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
         DEFAULT_BATCH_RECORDS,
       ),
   ).action(async (flags: SourceFlags & { skipMalformed?: boolean; batchRecords: number }) => {
-    const { layout } = await loadSource(ctx, flags);
+    const { layout } = await loadSource(ctx, withSource(flags));
     const plan = checkedPlan(layout, flags.skipMalformed === true, flags.batchRecords);
     const result = planSummary(plan);
     if (flags.json) return ctx.out(toJson(result));
@@ -383,7 +395,7 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
         if (settings.controllerQuorum === undefined)
           throw new UsageError("offline run needs '--controller-quorum <id@host:port,...>'");
       }
-      const loaded = await loadSource(ctx, flags);
+      const loaded = await loadSource(ctx, withSource(flags));
       const plan = checkedPlan(loaded.layout, flags.skipMalformed === true, flags.batchRecords);
       const start = process.hrtime.bigint();
       if (offline) {
@@ -495,7 +507,7 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
     ),
     false,
   ).action(async (flags: SourceFlags & TargetFlags & { skipMalformed?: boolean }) => {
-    const { layout } = await loadSource(ctx, flags);
+    const { layout } = await loadSource(ctx, withSource(flags));
     const plan = checkedPlan(layout, true, DEFAULT_BATCH_RECORDS);
     const start = process.hrtime.bigint();
     const report: VerifyReport = await withKbroker(flags, async (client) => {
