@@ -279,12 +279,18 @@ describe('Cluster retries', () => {
   it('asks another broker when one knows no controller (cut off from the quorum)', async () => {
     const cutOff = await fake({ nodeId: 1 });
     const healthy = await fake({ nodeId: 2 });
-    cutOff.controller = null;
-    cutOff.on('alterConfigs', () => wireError('NOT_CONTROLLER', 41, true));
     healthy.controller = healthy.endpoint;
     healthy.on('alterConfigs', () => ({ body: { resources: [], offset: 7 } }));
-    // Bootstrapped with the cut-off broker first: it is asked once, then tried last.
-    const k = client([cutOff.address, healthy.address]);
+    // Cut off: it knows both brokers but no controller, and refuses controller APIs naming none.
+    cutOff.controller = null;
+    cutOff.on('describeCluster', () => {
+      const own = cutOff.describeCluster() as { brokers: unknown[] };
+      const other = (healthy.describeCluster() as { brokers: unknown[] }).brokers;
+      return { body: { ...own, controllerId: 0, brokers: [...own.brokers, ...other] } };
+    });
+    cutOff.on('alterConfigs', () => wireError('NOT_CONTROLLER', 41, true));
+    // Bootstrapped with the cut-off broker alone: it is asked once, then tried last.
+    const k = client([cutOff.address]);
     await k.admin().alterConfigs({ resources: [] });
     expect(cutOff.received('alterConfigs')).toHaveLength(1);
     expect(healthy.received('alterConfigs')).toHaveLength(1);
