@@ -162,6 +162,12 @@ export type MetadataEvent = { readonly offset: number } & (
  */
 export interface ReadConsistency {
   readonly minOffset?: number;
+  /**
+   * Linearizable: the answer reflects every write acknowledged before the request was sent. The Raft
+   * leader confirms its leadership with a quorum (read-index) before reading its image; another node
+   * forwards the request to it. Slower than a local read, and unavailable without a quorum.
+   */
+  readonly linearizable?: boolean;
 }
 
 /** APIs answered from a node's local image, which honour `minOffset`. */

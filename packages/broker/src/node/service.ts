@@ -27,6 +27,7 @@ import {
 import type { RaftNode } from '@kbroker/raft';
 import type { MetadataZnodeTree, Stat, ZnodeChange } from '@kbroker/zk-view';
 import { NodeError } from './errors.js';
+import { withLinearizableReads } from './linearizable-reads.js';
 import type { Handlers, Session } from './rpc-server.js';
 import type { WatchHub } from './watch-hub.js';
 
@@ -485,5 +486,9 @@ export function nodeHandlers(ctx: ServiceContext): Handlers {
     if (handlers[api] === undefined)
       throw new ControllerError('UNKNOWN_SERVER_ERROR', `no handler for ${api}`);
   }
-  return handlers;
+  return withLinearizableReads(handlers, {
+    raft: ctx.raft,
+    appliedOffset: offsetNow,
+    forward: (api, body, timeoutMs) => ctx.channel.call(controllerEndpoint(), api, body, timeoutMs),
+  });
 }
