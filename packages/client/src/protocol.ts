@@ -350,8 +350,9 @@ export interface Apis extends ZnodeApis {
   };
   /** The node's metadata position (how far its image has applied the log). */
   metadataStatus: {
-    req: ReadConsistency;
-    res: { offset: number; caughtUp: boolean; fenced: boolean | null };
+    /** `digest`: also answer a SHA-256 of the node's whole image at `offset` (to compare nodes). */
+    req: ReadConsistency & { readonly digest?: boolean };
+    res: { offset: number; caughtUp: boolean; fenced: boolean | null; digest?: string };
   };
   // ---- Writes: run by the active controller (other nodes forward them) --------------------------
   createTopics: {
