@@ -285,7 +285,9 @@ function availability(record: RunRecord) {
   }
   // The faults that started during the window (or the one in force when it began).
   const during = record.faultLog.filter((e) => e.phase === 'start' && e.at >= at && e.at <= at + worst);
-  const before = [...record.faultLog].reverse().find((e) => e.at <= at && e.phase === 'start');
+  const healedBy = (e: { index: number }) =>
+    record.faultLog.find((h) => h.phase === 'heal' && h.index === e.index)?.at ?? Number.POSITIVE_INFINITY;
+  const before = record.faultLog.find((e) => e.phase === 'start' && e.at <= at && healedBy(e) > at);
   const names = [...(before === undefined ? [] : [before]), ...during].map((e) => e.text);
   return { worst, at, fault: names.length === 0 ? 'no fault' : names.join('; ') };
 }

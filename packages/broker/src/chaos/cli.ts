@@ -6,6 +6,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { formatVerdict } from './checkers.js';
+import { killAllNodes } from './cluster.js';
 import { replay, runChaos } from './run.js';
 
 const int = (what: string, min: number) => (v: string) => {
@@ -59,6 +60,15 @@ const program = new Command('chaos')
       process.exitCode = verdict.ok ? 0 : 1;
     },
   );
+
+// An interrupted run leaves no kbroker process behind.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAllNodes();
+    process.stderr.write(`chaos: ${signal}, nodes killed\n`);
+    process.exit(130);
+  });
+}
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`chaos: ${(err as Error).message}\n`);

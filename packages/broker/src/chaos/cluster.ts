@@ -37,6 +37,15 @@ export interface ChaosClusterOptions {
 
 export type NodeState = 'running' | 'paused' | 'killed';
 
+/** Every node process started here and still alive. */
+const live = new Set<ChildProcess>();
+
+/** SIGKILLs every node process started by this module (for an interrupted run). */
+export function killAllNodes(): void {
+  for (const child of live) child.kill('SIGKILL');
+  live.clear();
+}
+
 export class ChaosNode {
   child: ChildProcess | undefined;
   state: NodeState = 'killed';
@@ -58,11 +67,13 @@ export class ChaosNode {
     this.log.write(`--- start ${this.starts} of node ${this.id} at ${new Date().toISOString()} ---\n`);
     const child = spawn(process.execPath, [KBROKER_BIN, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    live.add(child);
     this.state = 'running';
     child.stdout!.pipe(this.log, { end: false });
     child.stderr!.pipe(this.log, { end: false });
     this.exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
+        live.delete(child);
         this.log?.write(`--- node ${this.id} exited (code ${code}, signal ${signal}) ---\n`);
         if (this.child === child) {
           this.child = undefined;
