@@ -147,9 +147,15 @@ export interface Offsets {
     groupId: string,
     offsets: readonly { topic: string; partition: number; offset: number | string; metadata?: string }[],
   ): Promise<void>;
+  /**
+   * With `linearizable`, the answer reflects every commit acknowledged before the call (the Raft leader
+   * confirms it still leads with a quorum first); otherwise it is read from one broker's image, which
+   * never goes back in time for this client but may lag other clients' commits.
+   */
   fetch(
     groupId: string,
     topics?: readonly string[],
+    options?: { linearizable?: boolean },
   ): Promise<{ topic: string; partition: number; offset: number; metadata: string }[]>;
   listGroups(): Promise<{ groupId: string; partitions: number }[]>;
   deleteGroup(groupId: string): Promise<void>;

@@ -429,10 +429,12 @@ class KbrokerOffsets implements Offsets {
   async fetch(
     groupId: string,
     topics?: readonly string[],
+    options: { linearizable?: boolean } = {},
   ): Promise<{ topic: string; partition: number; offset: number; metadata: string }[]> {
     const res = await this.cluster.request('fetchOffsets', {
       groupId,
       ...(topics === undefined ? {} : { topics }),
+      ...(options.linearizable === true ? { linearizable: true } : {}),
     });
     return res.offsets.map((o) => ({
       topic: o.topic,

@@ -255,7 +255,11 @@ export function fromWire(wire: WireError): KbrokerError {
     leaderId: typeof wire.leaderId === 'number' ? wire.leaderId : undefined,
     leaderEndpoint: isEndpoint(wire.leaderEndpoint) ? wire.leaderEndpoint : undefined,
   };
-  return errorFor(code, typeof wire.message === 'string' ? wire.message : code, options);
+  const message = typeof wire.message === 'string' ? wire.message : code;
+  // A broker answering CONNECTION_ERROR lost its own connection onward (to the controller it forwarded
+  // the request to): the request reached the cluster and may have been applied, so its outcome is unknown.
+  if (code === 'CONNECTION_ERROR') return new ConnectionError(message, { ...options, requestSent: true });
+  return errorFor(code, message, options);
 }
 
 /**

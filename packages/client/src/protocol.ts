@@ -162,6 +162,12 @@ export type MetadataEvent = { readonly offset: number } & (
  */
 export interface ReadConsistency {
   readonly minOffset?: number;
+  /**
+   * Linearizable: the answer reflects every write acknowledged before the request was sent. The Raft
+   * leader confirms its leadership with a quorum (read-index) before reading its image; another node
+   * forwards the request to it. Slower than a local read, and unavailable without a quorum.
+   */
+  readonly linearizable?: boolean;
 }
 
 /** APIs answered from a node's local image, which honour `minOffset`. */
@@ -381,8 +387,9 @@ export interface Apis extends ZnodeApis {
   };
   /** The node's metadata position (how far its image has applied the log). */
   metadataStatus: {
-    req: ReadConsistency;
-    res: { offset: number; caughtUp: boolean; fenced: boolean | null };
+    /** `digest`: also answer a SHA-256 of the node's whole image at `offset` (to compare nodes). */
+    req: ReadConsistency & { readonly digest?: boolean };
+    res: { offset: number; caughtUp: boolean; fenced: boolean | null; digest?: string };
   };
   // ---- Writes: run by the active controller (other nodes forward them) --------------------------
   createTopics: {

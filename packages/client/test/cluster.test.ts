@@ -198,6 +198,21 @@ describe('Cluster retries', () => {
     expect(broker.received('createTopics')).toHaveLength(1);
   });
 
+  it('does not retry a non-idempotent write a broker forwarded and lost its controller connection for', async () => {
+    // The broker forwarded the write to the controller and that connection broke: the broker answers
+    // CONNECTION_ERROR, yet the controller may have applied the write (found by the chaos run).
+    const broker = await fake();
+    broker.on('createTopics', () => wireError('CONNECTION_ERROR', -1, true));
+    const k = client([broker.address]);
+    const err = await k
+      .admin()
+      .createTopics({ topics: [{ topic: 'a' }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect(err).toMatchObject({ retriable: true, requestSent: true });
+    expect(broker.received('createTopics')).toHaveLength(1);
+  });
+
   it('does not retry a non-idempotent write that timed out', async () => {
     const broker = await fake();
     broker.on('deleteTopics', () => 'ignore');

@@ -116,7 +116,13 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
           const start = process.hrtime.bigint();
           try {
             const minOffset = (body as { minOffset?: unknown } | undefined)?.minOffset;
-            if ((READ_APIS.has(api) || ZNODE_READ_APIS.has(api)) && api !== 'metadataStatus') {
+            // A linearizable read is answered by the Raft leader after a quorum check (see service.ts).
+            const linearizable = (body as { linearizable?: unknown } | undefined)?.linearizable === true;
+            if (
+              (READ_APIS.has(api) || ZNODE_READ_APIS.has(api)) &&
+              api !== 'metadataStatus' &&
+              !linearizable
+            ) {
               // A fenced broker's image may be stale: say so (retriable) rather than serve it.
               if (broker?.fenced) {
                 throw new NodeError(

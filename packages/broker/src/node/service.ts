@@ -27,6 +27,8 @@ import {
 import type { RaftNode } from '@kbroker/raft';
 import type { MetadataZnodeTree, Stat, ZnodeChange } from '@kbroker/zk-view';
 import { NodeError } from './errors.js';
+import { imageDigest } from './image-digest.js';
+import { withLinearizableReads } from './linearizable-reads.js';
 import type { Handlers, Session } from './rpc-server.js';
 import type { WatchHub } from './watch-hub.js';
 
@@ -364,12 +366,14 @@ export function nodeHandlers(ctx: ServiceContext): Handlers {
     }),
     fetchOffsets: (body) => ({ offsets: fetchOffsets(ctx.image(), body.groupId, body.topics) }),
     listGroups: () => ({ groups: listGroups(ctx.image()) }),
-    metadataStatus: () => {
+    metadataStatus: (body) => {
       const s = ctx.raft.status();
+      const image = ctx.image();
       return {
-        offset: offsetNow(),
+        offset: image.provenance.offset,
         caughtUp: s.lastApplied >= s.commitIndex && s.leaderId > 0,
         fenced: ctx.brokerFenced(),
+        ...(body.digest === true ? { digest: imageDigest(image) } : {}),
       };
     },
 
@@ -511,5 +515,9 @@ export function nodeHandlers(ctx: ServiceContext): Handlers {
     if (handlers[api] === undefined)
       throw new ControllerError('UNKNOWN_SERVER_ERROR', `no handler for ${api}`);
   }
-  return handlers;
+  return withLinearizableReads(handlers, {
+    raft: ctx.raft,
+    appliedOffset: offsetNow,
+    forward: (api, body, timeoutMs) => ctx.channel.call(controllerEndpoint(), api, body, timeoutMs),
+  });
 }
