@@ -17,6 +17,7 @@ import {
   writeSetDataRequest,
 } from '../../packages/zk-view/src/jute/records.js';
 import { RawClient } from '../../packages/zk-view/test/helpers/raw-client.js';
+import { zkAddressOf } from './helpers/zk.js';
 
 let cluster: InProcessCluster;
 let client: Kbroker;
@@ -41,8 +42,7 @@ afterAll(async () => {
 });
 
 function zkPort(nodeId: number): number {
-  const a = cluster.node(nodeId).node?.zookeeperAddress();
-  if (a === undefined) throw new Error(`node ${nodeId} serves no zookeeper view`);
+  const a = zkAddressOf(cluster, nodeId);
   return Number(a.slice(a.lastIndexOf(':') + 1));
 }
 

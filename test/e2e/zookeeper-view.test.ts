@@ -9,7 +9,7 @@ import { type InProcessCluster, startCluster } from '@kbroker/broker';
 import { Kbroker } from '@kbroker/client';
 import { waitFor } from '@kbroker/raft/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { zkConnect } from './helpers/zk.js';
+import { zkAddressOf, zkConnect } from './helpers/zk.js';
 
 const ZKCLI = '/usr/share/zookeeper/bin/zkCli.sh';
 let cluster: InProcessCluster;
@@ -33,11 +33,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-function zkAddress(nodeId: number): string {
-  const a = cluster.node(nodeId).node?.zookeeperAddress();
-  if (a === undefined) throw new Error(`node ${nodeId} serves no zookeeper view`);
-  return a;
-}
+const zkAddress = (nodeId: number) => zkAddressOf(cluster, nodeId);
 
 describe('the ZooKeeper-compatible view', () => {
   it('serves the Kafka layout to a ZooKeeper client', async () => {

@@ -7,7 +7,7 @@ import { type InProcessCluster, startCluster } from '@kbroker/broker';
 import { Kbroker } from '@kbroker/client';
 import { waitFor } from '@kbroker/raft/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { zkConnect } from './helpers/zk.js';
+import { zkAddressOf, zkConnect } from './helpers/zk.js';
 
 let cluster: InProcessCluster;
 let client: Kbroker;
@@ -22,11 +22,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-function zkAddress(nodeId: number): string {
-  const a = cluster.node(nodeId).node?.zookeeperAddress();
-  if (a === undefined) throw new Error(`node ${nodeId} serves no zookeeper view`);
-  return a;
-}
+const zkAddress = (nodeId: number) => zkAddressOf(cluster, nodeId);
 
 /** The ZooKeeper error code a promise rejects with. */
 async function zkError(p: Promise<unknown>): Promise<number> {

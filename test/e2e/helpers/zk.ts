@@ -1,3 +1,4 @@
+import type { InProcessCluster } from '@kbroker/broker';
 import zookeeper from 'node-zookeeper-client';
 
 export type ZkStat = { version: number; ephemeralOwner: Buffer };
@@ -35,4 +36,11 @@ export async function zkConnect(address: string) {
       (await call<ZkStat>((cb) => zk.setData(path, json(data), version, cb)))[0]!,
     close: () => zk.close(),
   };
+}
+
+/** The ZooKeeper listener (`host:port`) of a running node of an in-process cluster. */
+export function zkAddressOf(cluster: InProcessCluster, nodeId: number): string {
+  const a = cluster.node(nodeId).node?.zookeeperAddress();
+  if (a === undefined) throw new Error(`node ${nodeId} serves no zookeeper view`);
+  return a;
 }
