@@ -263,7 +263,23 @@ class PartNode {
     readonly cache: WeakMap<object, Znode>,
     readonly part: object,
     readonly describe: () => NodeDesc,
+    /** Its child names without building the descriptor (getChildren resolves a path twice). */
+    readonly names: () => readonly string[] = () => describe().names(),
   ) {}
+}
+
+/**
+ * `["0", ..., "n-1"]`, frozen, one array per n: every topic with n partitions shares its
+ * `partitions` child list (and so its encoding).
+ */
+const PARTITION_NAME_LISTS: (readonly string[])[] = [];
+function partitionNames(n: number): readonly string[] {
+  let names = PARTITION_NAME_LISTS[n];
+  if (names === undefined) {
+    names = Object.freeze(Array.from({ length: n }, (_, i) => String(i)));
+    if (n < 65_536) PARTITION_NAME_LISTS[n] = names;
+  }
+  return names;
 }
 
 const NO_NAMES: readonly string[] = Object.freeze([]);
@@ -373,7 +389,7 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
 
   children(path: string): readonly string[] | undefined {
     const d = this.resolve(path);
-    return (d instanceof PartNode ? d.describe() : d)?.names();
+    return d instanceof PartNode ? d.names() : d?.names();
   }
 
   /** The stat alone (the data is encoded anyway: dataLength is its length). */
@@ -684,7 +700,12 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
    * change count (partitions added, replicas changed). One child, `partitions`, created with it.
    */
   private topicNode(t: TopicImage): PartNode {
-    return new PartNode(TOPIC_ZNODES, t, () => this.describeTopic(t));
+    return new PartNode(
+      TOPIC_ZNODES,
+      t,
+      () => this.describeTopic(t),
+      () => PARTITIONS_NAME,
+    );
   }
 
   private describeTopic(t: TopicImage): NodeDesc {
@@ -706,33 +727,43 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
 
   /** `.../partitions`: null data, created with the topic; one child per partition (never deleted). */
   private partitionsNode(t: TopicImage): PartNode {
-    return new PartNode(PARTITIONS_ZNODES, t, () =>
-      parent(
-        () => memo(t, 'pnames', () => Object.freeze(t.partitions.map((_, i) => String(i)))),
-        () => {
-          // Partitions are only added, so the last one is the newest.
-          const last = t.partitions[t.partitions.length - 1];
-          return last === undefined ? 0n : zxidOf(last.createdOffset);
-        },
-        zxidOf(t.createdOffset),
-        t.createdTimeMs,
-        () => t.partitions.length,
-      ),
+    const names = () => partitionNames(t.partitions.length);
+    return new PartNode(
+      PARTITIONS_ZNODES,
+      t,
+      () =>
+        parent(
+          names,
+          () => {
+            // Partitions are only added, so the last one is the newest.
+            const last = t.partitions[t.partitions.length - 1];
+            return last === undefined ? 0n : zxidOf(last.createdOffset);
+          },
+          zxidOf(t.createdOffset),
+          t.createdTimeMs,
+          () => t.partitions.length,
+        ),
+      names,
     );
   }
 
   /** `.../partitions/<p>`: null data, created with the partition; its one child `state` too. */
   private partitionNode(p: PartitionRegistration): PartNode {
-    return new PartNode(PARTITION_ZNODES, p, () => {
-      const cz = zxidOf(p.createdOffset);
-      return parent(
-        () => STATE_NAME,
-        () => cz,
-        cz,
-        p.createdTimeMs,
-        () => 1,
-      );
-    });
+    return new PartNode(
+      PARTITION_ZNODES,
+      p,
+      (): NodeDesc => {
+        const cz = zxidOf(p.createdOffset);
+        return parent(
+          () => STATE_NAME,
+          () => cz,
+          cz,
+          p.createdTimeMs,
+          () => 1,
+        );
+      },
+      () => STATE_NAME,
+    );
   }
 
   /**

@@ -27,6 +27,10 @@ export interface Stat {
   readonly pzxid: bigint;
 }
 
+/**
+ * A znode as one snapshot shows it. A frozen `stat` promises that this Znode (data and stat) never
+ * changes: the server may then keep its encoding (jute/records.ts).
+ */
 export interface Znode {
   /** null for znodes Kafka created without data (ZooKeeper returns an empty/-1 length buffer). */
   readonly data: Uint8Array | null;

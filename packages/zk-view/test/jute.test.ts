@@ -321,3 +321,25 @@ describe('FrameDecoder', () => {
     expect(new FrameDecoder(0xfffff).push(b)).toEqual([]);
   });
 });
+
+describe('JuteWriter attached pieces', () => {
+  it('frames a reply around a large cached encoding without copying it, the length prefix included', () => {
+    const big = new Uint8Array(5000).map((_, i) => i % 251);
+    const w = new JuteWriter(8);
+    w.int(0).int(7);
+    w.raw(big);
+    // Past the initial capacity: the buffer is replaced while the first part is held.
+    for (let i = 0; i < 20; i++) w.int(i);
+    w.raw(new Uint8Array([1, 2, 3]));
+    const parts = w.frameParts();
+    expect(parts).toContain(big);
+    const whole = Buffer.concat(parts);
+    expect(whole.readInt32BE(0)).toBe(whole.length - 4);
+    expect(whole.readInt32BE(4)).toBe(7);
+    expect(whole.subarray(8, 5008)).toEqual(Buffer.from(big));
+    expect(whole.readInt32BE(5008 + 19 * 4)).toBe(19);
+    expect(whole.subarray(-3)).toEqual(Buffer.from([1, 2, 3]));
+    expect(w.frame()).toEqual(whole);
+    expect(w.length).toBe(whole.length);
+  });
+});

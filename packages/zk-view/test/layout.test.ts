@@ -398,6 +398,20 @@ describe('layout: stats', () => {
     expect(next.get('/brokers/topics/t8/partitions/3/state')!.stat.version).toBe(1);
     // The child list is computed once per topics image, not per snapshot or per call.
     expect(buildTree(log.image).children('/brokers/topics')).toBe(next.children('/brokers/topics'));
+    // Topics with as many partitions share one `partitions` list (and its encoding).
+    expect(next.children('/brokers/topics/t1/partitions')).toEqual([
+      '0',
+      '1',
+      '2',
+      '3',
+      '4',
+      '5',
+      '6',
+      '7',
+      '8',
+      '9',
+    ]);
+    expect(next.children('/brokers/topics/t1/partitions')).toBe(s.children('/brokers/topics/t2/partitions'));
     // A partition change does not rebuild the topic list (nor /config/topics', the same list).
     expect(next.children('/brokers/topics')).toBe(s.children('/brokers/topics'));
     expect(next.children('/config/topics')).toBe(s.children('/brokers/topics'));

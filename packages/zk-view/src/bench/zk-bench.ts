@@ -3,7 +3,7 @@
  * and a 3-server ensemble on loopback), same client (node-zookeeper-client), same machine, same run,
  * over the same znode layout.
  *
- *   npm run bench:zk -- [--quick] [--topics N] [--partitions N] [--duration-ms N] [--watch-samples N]
+ *   npm run bench:zk -- [--quick] [--topics N] [--partitions N] [--duration-ms N] [--rounds N] [--watch-samples N]
  *     [--no-ensemble] [--out-dir DIR]
  *
  * Procedure:
@@ -17,7 +17,8 @@
  *   - reads: with 1 and 8 connections (spread over the servers of a system, 64 requests in flight
  *     each) getData of random /brokers/topics/<t>/partitions/<p>/state znodes, getChildren of
  *     /brokers/topics (10,000 names) and getChildren of random /brokers/topics/<t>/partitions, for a
- *     fixed duration after a short warm-up; the systems alternate within each case;
+ *     fixed duration after a short warm-up, split into rounds (5) in which the systems take turns, so
+ *     the drift of a shared machine falls on all of them;
  *   - watch: a data watch on /config/topics/<t> (getData with a watcher, on one connection), then a
  *     change from another connection (kbroker: admin alterConfigs of the topic's retention.ms, which
  *     the controller commits and every node's view turns into a new /config/topics/<t>; ZooKeeper:
@@ -48,6 +49,7 @@ import {
   getData,
   pool,
   setData,
+  type ZkClient,
 } from './zk-client.js';
 import {
   liveChildren,
@@ -63,6 +65,8 @@ interface Options {
   durationMs: number;
   warmupMs: number;
   watchSamples: number;
+  /** Turns each system takes in a read case (its measured time split among them). */
+  rounds: number;
   ensemble: boolean;
   outDir: string;
 }
@@ -76,6 +80,7 @@ function parseOptions(argv: string[]): Options {
       partitions: { type: 'string' },
       'duration-ms': { type: 'string' },
       'watch-samples': { type: 'string' },
+      rounds: { type: 'string' },
       'no-ensemble': { type: 'boolean', default: false },
       'out-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -83,7 +88,7 @@ function parseOptions(argv: string[]): Options {
   });
   if (values.help) {
     console.log(
-      'usage: zk-bench [--quick] [--topics N] [--partitions N] [--duration-ms N] [--watch-samples N] [--no-ensemble] [--out-dir DIR]',
+      'usage: zk-bench [--quick] [--topics N] [--partitions N] [--duration-ms N] [--rounds N] [--watch-samples N] [--no-ensemble] [--out-dir DIR]',
     );
     process.exit(0);
   }
@@ -101,6 +106,7 @@ function parseOptions(argv: string[]): Options {
     durationMs: int('duration-ms', values['duration-ms'], quick ? 1000 : 5000),
     warmupMs: quick ? 200 : 1000,
     watchSamples: int('watch-samples', values['watch-samples'], quick ? 30 : 50),
+    rounds: int('rounds', values.rounds, quick ? 2 : 5),
     ensemble: !(values['no-ensemble'] ?? false),
     outDir: resolve(values['out-dir'] ?? join(repoRoot, 'bench', 'results')),
   };
@@ -288,59 +294,57 @@ interface ReadResult {
   latency: Latency;
 }
 
-async function readLoad(
-  sys: System,
+/** One system's side of a read case: its connections, and what its rounds measured so far. */
+interface ReadSide {
+  readonly sys: System;
+  readonly clients: ZkClient[];
+  readonly h: Histogram;
+  ops: number;
+  errors: number;
+  elapsedMs: number;
+  firstError: Error | undefined;
+}
+
+/**
+ * Runs `op` on every connection of `side`, `inflight` requests each, for `durationMs`; counts and
+ * records only when `record`.
+ */
+async function round(
+  side: ReadSide,
   op: ReadOp,
-  connections: number,
   inflight: number,
-  statePaths: readonly string[],
-  opts: Options,
-  partitionLists: readonly string[] = [],
-): Promise<ReadResult> {
-  const clients = await Promise.all(
-    Array.from({ length: connections }, (_, i) => connectClient(sys.servers[i % sys.servers.length]!)),
-  );
-  const h = histogram();
-  let ops = 0;
-  let errors = 0;
-  let firstError: Error | undefined;
-  let recording = false;
+  durationMs: number,
+  record: boolean,
+  paths: { readonly states: readonly string[]; readonly partitionLists: readonly string[] },
+): Promise<void> {
   const start = performance.now();
-  const recordFrom = start + opts.warmupMs;
-  const deadline = recordFrom + opts.durationMs;
-  let measuredStart = recordFrom;
-  let measuredEnd = deadline;
-  const n = statePaths.length;
+  const deadline = start + durationMs;
+  let last = start;
+  const { states, partitionLists } = paths;
   await Promise.all(
-    clients.flatMap((c) =>
+    side.clients.flatMap((c) =>
       Array.from(
         { length: inflight },
         () =>
           new Promise<void>((done) => {
             const loop = () => {
-              const now = performance.now();
-              if (now >= deadline) return done();
-              if (!recording && now >= recordFrom) {
-                recording = true;
-                measuredStart = now;
-              }
-              const t0 = now;
-              const rec = recording;
+              const t0 = performance.now();
+              if (t0 >= deadline) return done();
               const cb = (err: Error | null) => {
                 const t1 = performance.now();
-                if (rec) {
+                last = t1;
+                if (record) {
                   if (err) {
-                    errors++;
-                    firstError ??= err;
+                    side.errors++;
+                    side.firstError ??= err;
                   } else {
-                    ops++;
-                    h.recordValue(Math.max(1, Math.round((t1 - t0) * 1000)));
+                    side.ops++;
+                    side.h.recordValue(Math.max(1, Math.round((t1 - t0) * 1000)));
                   }
-                  measuredEnd = t1;
                 }
                 loop();
               };
-              if (op === 'getData') c.getData(statePaths[Math.floor(Math.random() * n)]!, cb);
+              if (op === 'getData') c.getData(states[Math.floor(Math.random() * states.length)]!, cb);
               else if (op === 'getChildren') c.getChildren('/brokers/topics', cb);
               else c.getChildren(partitionLists[Math.floor(Math.random() * partitionLists.length)]!, cb);
             };
@@ -349,20 +353,54 @@ async function readLoad(
       ),
     ),
   );
-  for (const c of clients) c.close();
-  if (firstError !== undefined) log(`  ${sys.name} ${op}: ${errors} errors, first: ${firstError.message}`);
-  const elapsed = Math.max(1, Math.max(measuredEnd, deadline) - measuredStart);
-  return {
-    system: sys.name,
-    op,
-    connections,
-    inflight,
-    durationMs: Math.round(elapsed),
-    ops,
-    errors,
-    opsPerSec: Math.round((ops / elapsed) * 1000),
-    latency: summarise(h),
-  };
+  // Requests in flight at the deadline complete after it: the round lasted until the last one.
+  if (record) side.elapsedMs += Math.max(last, deadline) - start;
+}
+
+/**
+ * One read case on every system: connections opened on each (spread over its servers), a warm-up
+ * round each, then `rounds` rounds per system, the systems taking turns, so the drift of this shared
+ * machine falls on all of them alike; each system measured `durationMs` in all.
+ */
+async function readCase(
+  systems: readonly System[],
+  op: ReadOp,
+  connections: number,
+  inflight: number,
+  paths: { readonly states: readonly string[]; readonly partitionLists: readonly string[] },
+  opts: Options,
+): Promise<ReadResult[]> {
+  const sides: ReadSide[] = [];
+  try {
+    for (const sys of systems) {
+      const clients = await Promise.all(
+        Array.from({ length: connections }, (_, i) => connectClient(sys.servers[i % sys.servers.length]!)),
+      );
+      sides.push({ sys, clients, h: histogram(), ops: 0, errors: 0, elapsedMs: 0, firstError: undefined });
+    }
+    for (const side of sides) await round(side, op, inflight, opts.warmupMs, false, paths);
+    const rounds = opts.rounds;
+    for (let r = 0; r < rounds; r++)
+      for (const side of sides) await round(side, op, inflight, opts.durationMs / rounds, true, paths);
+  } finally {
+    for (const side of sides) for (const c of side.clients) c.close();
+  }
+  return sides.map((side) => {
+    if (side.firstError !== undefined)
+      log(`  ${side.sys.name} ${op}: ${side.errors} errors, first: ${side.firstError.message}`);
+    const elapsed = Math.max(1, side.elapsedMs);
+    return {
+      system: side.sys.name,
+      op,
+      connections,
+      inflight,
+      durationMs: Math.round(elapsed),
+      ops: side.ops,
+      errors: side.errors,
+      opsPerSec: Math.round((side.ops / elapsed) * 1000),
+      latency: summarise(side.h),
+    };
+  });
 }
 
 // ---------------------------------------------------------------- watch
@@ -557,17 +595,22 @@ async function main(): Promise<void> {
       for (let p = 0; p < opts.partitions; p++) statePaths.push(`/brokers/topics/${t}/partitions/${p}/state`);
 
     // One untimed pass per system first, so the first measured case does not pay for JIT warm-up (JVM and V8).
-    for (const s of systems)
-      await readLoad(s, 'getData', 8, 64, statePaths, { ...opts, durationMs: opts.warmupMs * 2 });
-    const partitionLists = topics.map((t) => `/brokers/topics/${t}/partitions`);
+    const paths = {
+      states: statePaths,
+      partitionLists: topics.map((t) => `/brokers/topics/${t}/partitions`),
+    };
+    await readCase(systems, 'getData', 8, 64, paths, {
+      ...opts,
+      warmupMs: opts.warmupMs * 2,
+      rounds: 1,
+      durationMs: 1,
+    });
     const reads: ReadResult[] = [];
-    // Systems alternate within each case, so drift of this shared machine falls on all of them.
     for (const op of ['getData', 'getChildren', 'getChildrenPartitions'] as const) {
       for (const conns of [1, 8]) {
-        for (const s of systems) {
-          const r = await readLoad(s, op, conns, 64, statePaths, opts, partitionLists);
+        for (const r of await readCase(systems, op, conns, 64, paths, opts)) {
           reads.push(r);
-          log(`${op} ${conns}x64 ${s.name}: ${fmt(r.opsPerSec)} ops/s, p99 ${r.latency.p99Ms} ms`);
+          log(`${op} ${conns}x64 ${r.system}: ${fmt(r.opsPerSec)} ops/s, p99 ${r.latency.p99Ms} ms`);
         }
       }
     }

@@ -1,16 +1,29 @@
 const utf8 = new TextEncoder();
 
-/** Writes jute's binary archive into a growable buffer. */
+/** Bytes written by {@link JuteWriter.raw} from this size on are attached, not copied. */
+const ATTACH_BYTES = 4096;
+
+/**
+ * Writes jute's binary archive into a growable buffer. Large pre-encoded pieces ({@link raw}) are kept
+ * by reference between the buffer's parts, so a reply made mostly of a cached encoding is written
+ * without copying it ({@link frameParts}).
+ */
 export class JuteWriter {
   private buf: Buffer;
   private pos = 0;
+  /** Everything before `buf[partStart]`, in order: earlier buffer parts and attached pieces. */
+  private parts: Uint8Array[] | undefined;
+  private partStart = 0;
+  private attached = 0;
+  /** The buffer part holding offset 0 once parts were taken (a later `ensure` may replace `buf`). */
+  private head: Buffer | undefined;
 
   constructor(initialCapacity = 256) {
     this.buf = Buffer.allocUnsafe(initialCapacity);
   }
 
   get length(): number {
-    return this.pos;
+    return this.pos + this.attached;
   }
 
   private ensure(n: number): void {
@@ -52,8 +65,24 @@ export class JuteWriter {
     return this;
   }
 
-  /** Bytes already encoded (no length prefix). */
+  /**
+   * Bytes already encoded (no length prefix). Large ones are attached by reference: the caller must
+   * never change them afterwards (cached encodings are immutable).
+   */
   raw(bytes: Uint8Array): this {
+    if (bytes.byteLength >= ATTACH_BYTES) {
+      this.parts ??= [];
+      if (this.pos > this.partStart) {
+        const part = this.buf.subarray(this.partStart, this.pos);
+        if (this.partStart === 0) this.head = part;
+        this.parts.push(part);
+      }
+      this.parts.push(bytes);
+      this.attached += bytes.byteLength;
+      // Later writes go to a fresh region: the buffer part just taken stays as it is.
+      this.partStart = this.pos;
+      return this;
+    }
     this.ensure(bytes.byteLength);
     this.buf.set(bytes, this.pos);
     this.pos += bytes.byteLength;
@@ -79,9 +108,10 @@ export class JuteWriter {
     return this;
   }
 
-  /** The bytes written so far (a view: copy it before writing more). */
+  /** The bytes written so far (without attached pieces, a view: copy it before writing more). */
   bytes(): Buffer {
-    return this.buf.subarray(0, this.pos);
+    if (this.parts === undefined) return this.buf.subarray(0, this.pos);
+    return Buffer.concat([...this.parts, this.buf.subarray(this.partStart, this.pos)]);
   }
 
   /**
@@ -89,7 +119,21 @@ export class JuteWriter {
    * overwritten with the length of what follows it.
    */
   frame(): Buffer {
-    this.buf.writeInt32BE(this.pos - 4, 0);
-    return this.buf.subarray(0, this.pos);
+    this.writeLength();
+    return this.bytes();
+  }
+
+  /** The frame's length prefix, in the placeholder at offset 0 (wherever that buffer part is now). */
+  private writeLength(): void {
+    (this.head ?? this.buf).writeInt32BE(this.length - 4, 0);
+  }
+
+  /** {@link frame} as pieces to write in order (attached pieces by reference, nothing copied). */
+  frameParts(): Uint8Array[] {
+    this.writeLength();
+    if (this.parts === undefined) return [this.buf.subarray(0, this.pos)];
+    const out = [...this.parts];
+    if (this.pos > this.partStart) out.push(this.buf.subarray(this.partStart, this.pos));
+    return out;
   }
 }

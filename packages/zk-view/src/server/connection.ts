@@ -209,10 +209,14 @@ export class Connection {
     this.write(w.frame());
   }
 
-  private write(frame: Buffer): void {
+  /** One frame, whole or in parts (a reply's cached encoding is written as it is, not copied). */
+  private write(frame: Buffer | readonly Uint8Array[]): void {
     this.sent++;
     this.host.countPacket('out');
-    if (!this.socket.write(frame)) this.socket.pause();
+    let ok = true;
+    if (frame instanceof Uint8Array) ok = this.socket.write(frame);
+    else for (const part of frame) ok = this.socket.write(part) && ok;
+    if (!ok) this.socket.pause();
   }
 
   private onClose(): void {
@@ -458,12 +462,13 @@ export class Connection {
 
   private finish(xid: number, reply: Reply, started: number): void {
     if (this.state === 'closed') return;
-    const w = new JuteWriter(128);
+    // Room for a header and a typical znode (a partition state's reply is ~200 bytes) without growing.
+    const w = new JuteWriter(512);
     w.int(0);
     const zxid = this.host.view().zxid;
     writeReplyHeader(w, { xid, zxid, err: reply.err });
     if (reply.body !== undefined) reply.body(w);
-    this.write(w.frame());
+    this.write(w.frameParts());
     this.host.recordLatency(performance.now() - started);
     if (reply.close === true) {
       this.state = 'closed';
