@@ -29,6 +29,7 @@ export type {
 export { DEFAULT_QUORUM_PORT, formatQuorum, parseQuorum, QuorumSpecError } from './quorum.js';
 export * from './storage/data-dir.js';
 export { LevelStorage, LevelStorageError, SnapshotNotFoundError } from './storage/level-storage.js';
+export { decodeRaftFrame, MalformedRaftFrameError } from './transport/raft-frames.js';
 export {
   formatAddress,
   parseAddress,
