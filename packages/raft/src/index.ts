@@ -33,6 +33,7 @@ export { decodeRaftFrame, MalformedRaftFrameError } from './transport/raft-frame
 export {
   formatAddress,
   parseAddress,
+  type QuorumTlsOptions,
   TcpTransport,
   type TcpTransportOptions,
 } from './transport/tcp-transport.js';
