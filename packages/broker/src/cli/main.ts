@@ -22,6 +22,7 @@ import {
   EXIT_USAGE,
   type MainOptions,
 } from './context.js';
+import { registerCredential } from './credential.js';
 import { registerDev } from './dev.js';
 import { registerLeaders } from './leaders.js';
 import { registerMetadataShell } from './metadata-shell.js';
@@ -66,6 +67,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerLeaders(program, ctx);
   registerMetadataShell(program, ctx);
   registerDev(program, ctx);
+  registerCredential(program, ctx);
   return program;
 }
 

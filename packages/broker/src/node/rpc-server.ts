@@ -1,4 +1,5 @@
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
+import tls from 'node:tls';
 import type {
   ApiName,
   ApiRequest,
@@ -11,12 +12,17 @@ import type {
 import { DEFAULT_MAX_FRAME_BYTES } from '@kbroker/client/protocol';
 import { encodeFrame, FrameDecoder } from '@kbroker/wire';
 import type { Logger } from 'pino';
+import type { Permission } from './security.js';
 
 /** A served connection, as handlers see it (watches push event frames to it). */
 export interface Session {
   readonly id: number;
   readonly remote: string;
   clientId: string;
+  /** The authenticated user (SCRAM), if any; undefined for an anonymous connection. */
+  principal: string | undefined;
+  /** What the principal may do; undefined when not authenticated. */
+  permission: Permission | undefined;
   push(frame: EventFrame): boolean;
   onClose(fn: () => void): void;
 }
@@ -43,6 +49,8 @@ export interface RpcServerOptions {
   readonly maxRequestTimeoutMs?: number;
   /** Pending responses and events per connection beyond which a slow reader is disconnected. */
   readonly maxBufferedBytes?: number;
+  /** Serve over TLS with these options (cert, key, and for client certificates ca + requestCert). */
+  readonly tls?: tls.TlsOptions | undefined;
 }
 
 const PRE_HELLO_MAX_FRAME_BYTES = 64 * 1024;
@@ -93,7 +101,19 @@ export class RpcServer {
   }
 
   async start(): Promise<AddressInfo> {
-    const server = net.createServer((socket) => this.accept(socket));
+    const secure = this.opts.tls;
+    const server =
+      secure === undefined
+        ? net.createServer((socket) => this.accept(socket))
+        : tls.createServer(secure, (socket) => this.accept(socket));
+    if (secure !== undefined) {
+      server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+        this.opts.logger.warn(
+          { remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: err.message },
+          'refusing a client connection: TLS handshake failed',
+        );
+      });
+    }
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -142,6 +162,8 @@ export class RpcServer {
       id: this.nextSession++,
       remote,
       clientId: '',
+      principal: undefined,
+      permission: undefined,
       push: (frame) => send(frame),
       onClose: (fn) => closers.push(fn),
     };

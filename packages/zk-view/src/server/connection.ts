@@ -67,6 +67,10 @@ export interface ConnectionHost {
   /** The latest committed zxid, for sync (undefined: the tree is as fresh as it gets). */
   syncZxid: (() => Promise<bigint>) | undefined;
   fourLetterWord(word: string): string;
+  /** Whether these auth ids may read; undefined: everyone may. */
+  readonly mayRead: ((authIds: readonly Id[]) => boolean) | undefined;
+  /** Whether a digest id is a known user's; undefined: every digest is recorded. */
+  readonly verifyDigest: ((id: string) => boolean) | undefined;
   attach(conn: Connection): void;
   detach(conn: Connection): void;
   recordLatency(ms: number): void;
@@ -117,6 +121,21 @@ const WRITE_OPS: ReadonlySet<number> = new Set([
   OpCode.setData,
   OpCode.setACL,
   OpCode.check,
+]);
+
+/** Requests that read the tree (or watch it): refused when the host's `mayRead` says so. */
+const READ_OPS: ReadonlySet<number> = new Set([
+  OpCode.getData,
+  OpCode.exists,
+  OpCode.getChildren,
+  OpCode.getChildren2,
+  OpCode.getAllChildrenNumber,
+  OpCode.getACL,
+  OpCode.multiRead,
+  OpCode.getEphemerals,
+  OpCode.addWatch,
+  OpCode.setWatches,
+  OpCode.setWatches2,
 ]);
 
 type State = 'new' | 'connecting' | 'connected' | 'closed';
@@ -407,6 +426,11 @@ export class Connection {
     this.host.sessions.touch(this.sessionIdValue);
     let out: Reply | Promise<Reply | null> | null;
     try {
+      const mayRead = this.host.mayRead;
+      if (mayRead !== undefined && READ_OPS.has(type) && !mayRead(this.authIds)) {
+        this.host.logger.info({ remote: this.remote, type }, 'zk read refused: not authenticated');
+        throw new ZkError(ErrorCode.NOAUTH, 'reads need an authenticated user');
+      }
       out = this.dispatch(xid, type, r);
     } catch (err) {
       out = this.failure(type, err);
@@ -637,6 +661,13 @@ export class Connection {
       const user = auth.slice(0, colon);
       const digest = createHash('sha1').update(auth).digest('base64');
       const id = `${user}:${digest}`;
+      if (this.host.verifyDigest !== undefined && !this.host.verifyDigest(id)) {
+        this.host.logger.warn(
+          { remote: this.remote, user },
+          'zk auth failed: unknown user or wrong password',
+        );
+        return { err: ErrorCode.AUTHFAILED, close: true };
+      }
       if (!this.authIds.some((a) => a.scheme === 'digest' && a.id === id)) {
         this.authIds.push({ scheme: 'digest', id });
       }
