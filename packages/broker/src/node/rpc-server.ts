@@ -54,6 +54,8 @@ export interface RpcServerOptions {
 }
 
 const PRE_HELLO_MAX_FRAME_BYTES = 64 * 1024;
+/** Requests of one connection being served at once; beyond it the connection is not read. */
+const MAX_INFLIGHT_REQUESTS = 1024;
 
 /** A client frame that is not a request: the connection is closed (after a log line). */
 export class MalformedRequestError extends Error {
@@ -167,6 +169,7 @@ export class RpcServer {
       push: (frame) => send(frame),
       onClose: (fn) => closers.push(fn),
     };
+    let inflight = 0;
     /** 'new': only a hello may come; 'greeting': its answer is pending; 'ready': requests flow. */
     let state: 'new' | 'greeting' | 'ready' = 'new';
     socket.on('data', (chunk: Buffer) => {
@@ -190,7 +193,16 @@ export class RpcServer {
             });
             return !socket.destroyed;
           }
-          void this.dispatch(req, session, send);
+          inflight++;
+          if (inflight >= MAX_INFLIGHT_REQUESTS && !socket.isPaused()) {
+            // Bounded work per connection: read no more requests until answers catch up.
+            socket.pause();
+          }
+          void this.dispatch(req, session, send).finally(() => {
+            inflight--;
+            if (inflight < MAX_INFLIGHT_REQUESTS / 2 && socket.isPaused() && !socket.destroyed)
+              socket.resume();
+          });
           return !socket.destroyed;
         });
       } catch (err) {

@@ -138,6 +138,9 @@ const READ_OPS: ReadonlySet<number> = new Set([
   OpCode.setWatches2,
 ]);
 
+/** Requests read ahead of the one being answered, per connection, before reading pauses. */
+const MAX_QUEUED_REQUESTS = 1024;
+
 type State = 'new' | 'connecting' | 'connected' | 'closed';
 
 /** One client connection: handshake, then requests answered strictly in order. */
@@ -147,6 +150,8 @@ export class Connection {
   private readonly decoder: FrameDecoder;
   private readonly queue: Buffer[] = [];
   private busy = false;
+  /** Reading is paused because `queue` is full (a client pipelining faster than we answer). */
+  private queueFull = false;
   private corked = false;
   private sessionIdValue = 0n;
   private timeoutMs: number;
@@ -170,7 +175,7 @@ export class Connection {
     socket.on('close', () => this.onClose());
     socket.on('error', (err) => host.logger.debug({ err, remote: this.remote }, 'zk connection error'));
     socket.on('drain', () => {
-      if (this.state !== 'closed') socket.resume();
+      if (this.state !== 'closed' && !this.queueFull) socket.resume();
     });
     this.armIdleTimer();
   }
@@ -282,6 +287,11 @@ export class Connection {
     }
     if (frames.length === 0) return;
     for (const f of frames) this.queue.push(f);
+    if (this.queue.length >= MAX_QUEUED_REQUESTS && !this.queueFull) {
+      // Bounded memory per connection: read no more until the backlog is answered.
+      this.queueFull = true;
+      this.socket.pause();
+    }
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
@@ -295,6 +305,10 @@ export class Connection {
 
   private pump(): void {
     while (!this.busy && this.state !== 'closed') {
+      if (this.queueFull && this.queue.length < MAX_QUEUED_REQUESTS / 2) {
+        this.queueFull = false;
+        if (!this.socket.writableNeedDrain) this.socket.resume();
+      }
       const frame = this.queue.shift();
       if (frame === undefined) return;
       const started = performance.now();
