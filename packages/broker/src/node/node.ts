@@ -106,6 +106,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       requestCert: mutual,
       rejectUnauthorized: mutual,
       minVersion: 'TLSv1.2' as const,
+      // A peer that opens a connection and never completes the handshake is dropped (Node waits 120 s).
+      handshakeTimeout: 10_000,
     };
   };
 

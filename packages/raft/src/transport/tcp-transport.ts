@@ -242,6 +242,7 @@ export class TcpTransport<T> implements Transport<T> {
               requestCert: true,
               rejectUnauthorized: true,
               minVersion: 'TLSv1.2',
+              handshakeTimeout: this.handshakeTimeoutMs,
             },
             (socket) => this.accept(socket),
           );
