@@ -74,6 +74,8 @@ describe('security settings', () => {
     expect(mayCall('describeCluster', undefined, 'none')).toBe(false);
     expect(mayCall('describeCluster', undefined, 'metadata')).toBe(true);
     expect(mayCall('describeConfigs', undefined, 'metadata')).toBe(false);
+    expect(mayCall('watch', undefined, 'metadata')).toBe(false);
+    expect(mayCall('watch', 'read', 'none')).toBe(true);
     expect(mayCall('describeConfigs', undefined, 'read')).toBe(true);
     expect(mayCall('createTopics', undefined, 'read')).toBe(false);
     expect(mayCall('createTopics', 'read', 'none')).toBe(false);

@@ -212,8 +212,9 @@ const API_LEVEL: Readonly<Record<string, 'open' | 'metadata' | Permission>> = {
   listTopics: 'metadata',
   describeTopics: 'metadata',
   metadataStatus: 'metadata',
-  watch: 'metadata',
-  unwatch: 'metadata',
+  // Watch events carry config values and group offsets: read-level.
+  watch: 'read',
+  unwatch: 'read',
   describeConfigs: 'read',
   fetchOffsets: 'read',
   listGroups: 'read',
