@@ -192,7 +192,7 @@ describe('a node with TLS and users', () => {
     expect(status).toBe(200);
   });
 
-  it('ZooKeeper: anonymous reads, digest auth for writes, unknown digests refused', async () => {
+  it('ZooKeeper: digest auth for reads and writes by permission, unknown digests refused', async () => {
     const session = async (auth?: string) => {
       const zk = zookeeper.createClient(zkAddress, { sessionTimeout: 10_000, retries: 0 });
       await new Promise<void>((resolve) => {
@@ -205,13 +205,22 @@ describe('a node with TLS and users', () => {
     const call = <T>(fn: (cb: (err: Error | null, r?: T) => void) => void) =>
       new Promise<{ err: Error | null; r?: T }>((resolve) => fn((err, r) => resolve({ err, r })));
 
+    // Anonymous: with --unauthenticated-access metadata, znodes (configs, offsets) are not readable.
     const anon = await session();
-    const topics = await call<string[]>((cb) => anon.getChildren('/brokers/topics', cb));
-    expect(topics.err).toBeNull();
-    expect(topics.r).toContain('by-alice');
+    const anonRead = await call<string[]>((cb) => anon.getChildren('/brokers/topics', cb));
+    expect(String(anonRead.err)).toMatch(/NO_AUTH/);
     const anonWrite = await call((cb) => anon.create('/admin/delete_topics/by-alice', cb));
     expect(String(anonWrite.err)).toMatch(/NO_AUTH/);
     anon.close();
+
+    // A reader reads but does not write.
+    const reader = await session('reader:reader-secret');
+    const topics = await call<string[]>((cb) => reader.getChildren('/brokers/topics', cb));
+    expect(topics.err).toBeNull();
+    expect(topics.r).toContain('by-alice');
+    const readerWrite = await call((cb) => reader.create('/admin/delete_topics/by-alice', cb));
+    expect(String(readerWrite.err)).toMatch(/NO_AUTH/);
+    reader.close();
 
     const alice = await session('alice:alice-secret');
     const write = await call((cb) => alice.create('/admin/delete_topics/by-alice', cb));

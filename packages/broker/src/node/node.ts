@@ -385,8 +385,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       ...(auth === undefined
         ? {}
         : {
-            // The znode tree is metadata: readable anonymously unless the operator said `none`.
-            mayRead: (ids) => auth.unauthenticatedAccess !== 'none' || zkUser(auth.users, ids) !== undefined,
+            // Znodes hold config values and offsets: read-level, as the client listener's znode reads.
+            mayRead: (ids) => auth.unauthenticatedAccess === 'read' || zkUser(auth.users, ids) !== undefined,
             verifyDigest: (id) => [...auth.users.values()].some((u) => u.zkDigest === id),
           }),
     });
