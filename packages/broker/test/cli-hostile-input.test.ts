@@ -37,6 +37,18 @@ const startNode: StartNodeFn = () => {
   throw new Error('startNode reached: the command line should have been refused first');
 };
 
+/** Runs `kbroker <args>`: a non-zero exit, one short `kbroker: ...` line, no data dir created. */
+async function expectRefused(args: string[]): Promise<void> {
+  const r = await runCli(args, { startNode });
+  const what = args.join(' ');
+  expect(r.code, `${what}\n${r.stderr}`).not.toBe(0);
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  expect(lines, what).toHaveLength(1);
+  expect(lines[0], what).toMatch(/^kbroker: \S/);
+  expect(lines[0]!.length, what).toBeLessThan(400);
+  expect(await exists(fresh), `${what} created the data dir`).toBe(false);
+}
+
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'kbroker-cli-hostile-'));
   formatted = join(root, 'formatted');
@@ -123,16 +135,7 @@ describe('every command refuses bad input with one line, a non-zero exit, and no
       ['format', '--cluster-id', 'c', '--node-id', '1', '--data-dir', files['corrupt.json']!],
       ['random-cluster-id', '--bogus'],
     ];
-    for (const args of cases) {
-      const r = await runCli(args, { startNode });
-      const what = args.join(' ');
-      expect(r.code, `${what}\n${r.stderr}`).not.toBe(0);
-      const lines = r.stderr.split('\n').filter((l) => l !== '');
-      expect(lines, what).toHaveLength(1);
-      expect(lines[0], what).toMatch(/^kbroker: \S/);
-      expect(lines[0]!.length, what).toBeLessThan(400);
-      expect(await exists(fresh), `${what} created the data dir`).toBe(false);
-    }
+    for (const args of cases) await expectRefused(args);
     expect(await tree(formatted)).toEqual(before);
   });
 
@@ -179,14 +182,6 @@ describe('every command refuses bad input with one line, a non-zero exit, and no
       ['credential', '--user', 'alice', '--password-file', files['empty-password']!],
       ['credential', '--user', 'alice', '--iterations', '10', '--password-file', files['empty-password']!],
     ];
-    for (const args of cases) {
-      const r = await runCli(args, { startNode });
-      const what = args.join(' ');
-      expect(r.code, `${what}\n${r.stderr}`).not.toBe(0);
-      const lines = r.stderr.split('\n').filter((l) => l !== '');
-      expect(lines, what).toHaveLength(1);
-      expect(lines[0], what).toMatch(/^kbroker: \S/);
-      expect(await exists(fresh), `${what} created a data dir`).toBe(false);
-    }
+    for (const args of cases) await expectRefused(args);
   });
 });
