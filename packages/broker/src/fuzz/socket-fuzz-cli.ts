@@ -1,15 +1,16 @@
 /**
- * `npm run fuzz:sockets -- --inputs 100000 [--seed 1] [--concurrency 16] [--listeners client,zookeeper]`:
+ * `npm run fuzz:sockets -- --inputs 100000 [--seed 1] [--concurrency 16] [--listeners client,zookeeper] [--secure]`:
  * starts a single `kbroker` node, fuzzes each listener with that many inputs, and prints a JSON report
  * (inputs, connections and seconds per listener, RSS before and after, the well-behaved checks). Exits
  * 1 when the node died, a check failed, it logged an error, or RSS grew by more than --max-rss-growth-mb.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Kbroker } from '@kbroker/client';
+import { formatScramCredential, scramCredential } from '@kbroker/client/scram';
 import { FUZZ_LISTENERS, fuzzNode, type ListenerName, startFuzzNode } from './socket-fuzz.js';
 
 const { values } = parseArgs({
@@ -19,6 +20,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     listeners: { type: 'string', default: FUZZ_LISTENERS.join(',') },
     'max-rss-growth-mb': { type: 'string', default: '256' },
+    /** Users configured (authentication on): the well-behaved client authenticates with SCRAM. */
+    secure: { type: 'boolean', default: false },
   },
 });
 const inputs = Number(values.inputs);
@@ -32,11 +35,24 @@ if (!Number.isSafeInteger(inputs) || inputs < 1 || listeners.some((l) => !FUZZ_L
 
 const bin = fileURLToPath(new URL('../../bin/kbroker.js', import.meta.url));
 const dir = await mkdtemp(join(tmpdir(), 'kbroker-fuzz-'));
-const node = await startFuzzNode(bin, join(dir, 'data'), 'fuzz-cluster');
+const password = 'fuzz-admin-password';
+const extra: string[] = [];
+if (values.secure) {
+  const usersFile = join(dir, 'users.json');
+  await writeFile(
+    usersFile,
+    JSON.stringify([
+      { name: 'admin', permission: 'admin', scram: formatScramCredential(scramCredential(password)) },
+    ]),
+  );
+  extra.push('--users-file', usersFile, '--unauthenticated-access', 'metadata');
+}
+const node = await startFuzzNode(bin, join(dir, 'data'), 'fuzz-cluster', extra);
 const client = new Kbroker({
   brokers: [`127.0.0.1:${node.addresses.client.port}`],
   clusterId: node.clusterId,
   retry: { retries: 3 },
+  ...(values.secure ? { sasl: { username: 'admin', password } } : {}),
 });
 let round = 0;
 try {
@@ -66,6 +82,9 @@ try {
     report.errors.length === 0 &&
     growthMb <= Number(values['max-rss-growth-mb']);
   process.exitCode = ok ? 0 : 1;
+} catch (err) {
+  process.stderr.write(`fuzz:sockets: ${(err as Error).message}\n`);
+  process.exitCode = 1;
 } finally {
   await client.disconnect().catch(() => {});
   await node.stop();

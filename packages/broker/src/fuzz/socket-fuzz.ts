@@ -393,7 +393,12 @@ export interface FuzzNode extends FuzzTarget {
 }
 
 /** Starts a single-node `kbroker` process with all four listeners and waits until it serves. */
-export async function startFuzzNode(bin: string, dataDir: string, clusterId: string): Promise<FuzzNode> {
+export async function startFuzzNode(
+  bin: string,
+  dataDir: string,
+  clusterId: string,
+  extraArgs: readonly string[] = [],
+): Promise<FuzzNode> {
   const [client, quorum, zk, http] = await freePorts(4);
   const addr = (port: number) => ({ host: '127.0.0.1', port: port! });
   const child = spawn(
@@ -417,6 +422,7 @@ export async function startFuzzNode(bin: string, dataDir: string, clusterId: str
       dataDir,
       '--log-level',
       'warn',
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
