@@ -37,6 +37,31 @@ export interface KbrokerConfig {
   readonly retry?: RetryOptions;
   /** Refuse brokers of another cluster. */
   readonly clusterId?: string;
+  /** Connect over TLS: `true` trusts the system CAs; an object names the CA and a client certificate. */
+  readonly tls?: true | ClientTls;
+  /** Authenticate every connection (SCRAM-SHA-256; the password never travels). */
+  readonly sasl?: ClientSasl;
+}
+
+/** TLS settings of a client (PEM contents, as `node:tls` takes them). */
+export interface ClientTls {
+  /** CAs trusted for the brokers' certificates; default the system's. */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** A client certificate and key, for listeners that require one. */
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+  /** Name checked against the broker certificates; default the host dialled. */
+  readonly servername?: string;
+  /** Default true: a broker certificate the CAs do not vouch for is refused. */
+  readonly rejectUnauthorized?: boolean;
+}
+
+/** Credentials of a user the nodes know (`kbroker credential` makes their stored form). */
+export interface ClientSasl {
+  /** Only 'scram-sha-256'. */
+  readonly mechanism?: 'scram-sha-256';
+  readonly username: string;
+  readonly password: string;
 }
 
 export interface ITopicConfig {

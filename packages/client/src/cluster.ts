@@ -17,7 +17,7 @@
  * may answer TOPIC_ALREADY_EXISTS for a topic the first attempt created). The cluster still learns from
  * the failure (a new controller, a dead broker), so the caller's own retry is routed well.
  */
-import type { KbrokerConfig, RetryOptions } from './api.js';
+import type { ClientSasl, ClientTls, KbrokerConfig, RetryOptions } from './api.js';
 import { Connection } from './connection.js';
 import {
   ConnectionError,
@@ -52,6 +52,8 @@ export interface ClusterConfig {
   readonly connectionTimeoutMs: number;
   readonly retry: ResolvedRetry;
   readonly maxFrameBytes: number;
+  readonly tls: ClientTls | undefined;
+  readonly sasl: ClientSasl | undefined;
 }
 
 /** Options of one request through the cluster. */
@@ -89,6 +91,8 @@ export function resolveConfig(config: KbrokerConfig): ClusterConfig {
     connectionTimeoutMs: positive(config.connectionTimeoutMs, 3_000, 'connectionTimeoutMs'),
     retry,
     maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+    tls: config.tls === true ? {} : config.tls,
+    sasl: config.sasl,
   };
 }
 
@@ -290,6 +294,8 @@ export class Cluster {
         connectionTimeoutMs: this.config.connectionTimeoutMs,
         requestTimeoutMs: this.config.requestTimeoutMs,
         maxFrameBytes: this.config.maxFrameBytes,
+        tls: this.config.tls,
+        sasl: this.config.sasl,
       });
       created.onClose(() => {
         if (this.connections.get(key) === created) this.connections.delete(key);

@@ -13,8 +13,11 @@
  * their watch id; events for a watch without a handler are dropped.
  */
 import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
 import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from '@kbroker/wire';
+import type { ClientSasl, ClientTls } from './api.js';
 import {
+  AuthenticationError,
   ConnectionError,
   fromWire,
   InconsistentClusterIdError,
@@ -33,6 +36,7 @@ import {
   PROTOCOL_VERSION,
   type WireError,
 } from './protocol.js';
+import { newNonce, SCRAM_MECHANISM, scramClientProof } from './scram.js';
 
 /** How to reach and greet one broker. */
 export interface ConnectionOptions {
@@ -47,6 +51,10 @@ export interface ConnectionOptions {
   readonly requestTimeoutMs: number;
   /** The largest frame sent or accepted. Default: the protocol's 16 MiB. */
   readonly maxFrameBytes?: number;
+  /** Dial over TLS with these settings. */
+  readonly tls?: ClientTls | undefined;
+  /** Authenticate right after the hello (SCRAM-SHA-256). */
+  readonly sasl?: ClientSasl | undefined;
 }
 
 /** Per-request options. */
@@ -110,7 +118,24 @@ export class Connection {
     this.key = `${endpoint.host}:${endpoint.port}`;
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.decoder = new FrameDecoder({ maxFrameBytes: this.maxFrameBytes });
-    this.socket = net.connect({ host: endpoint.host, port: endpoint.port });
+    const t = options.tls;
+    this.socket =
+      t === undefined
+        ? net.connect({ host: endpoint.host, port: endpoint.port })
+        : tls.connect({
+            host: endpoint.host,
+            port: endpoint.port,
+            ...(t.ca === undefined ? {} : { ca: t.ca as string | Buffer | (string | Buffer)[] }),
+            ...(t.cert === undefined ? {} : { cert: t.cert }),
+            ...(t.key === undefined ? {} : { key: t.key }),
+            // An IP address is not a valid SNI name; the certificate is still checked against it.
+            ...(t.servername !== undefined
+              ? { servername: t.servername }
+              : net.isIP(endpoint.host) === 0
+                ? { servername: endpoint.host }
+                : {}),
+            rejectUnauthorized: t.rejectUnauthorized ?? true,
+          });
     this.socketClosed = new Promise((resolve) => {
       this.socket.once('close', () => {
         this.fail(
@@ -240,11 +265,11 @@ export class Connection {
           resolve();
         };
         const onClosed = (err: KbrokerError): void => {
-          this.socket.off('connect', onConnect);
+          this.socket.off(this.options.tls === undefined ? 'connect' : 'secureConnect', onConnect);
           reject(err);
         };
         const cancel = this.onClose(onClosed);
-        this.socket.once('connect', onConnect);
+        this.socket.once(this.options.tls === undefined ? 'connect' : 'secureConnect', onConnect);
       });
       this.socket.setNoDelay(true);
       const req: ApiRequest<'hello'> = {
@@ -270,6 +295,7 @@ export class Connection {
           `broker ${this.key} belongs to cluster '${hello.clusterId}', not '${this.options.clusterId}'`,
         );
       }
+      if (this.options.sasl !== undefined) await this.authenticate(this.options.sasl);
       if (this.failure !== undefined) throw this.failure;
       this.hello = hello;
       clearTimeout(this.connectTimer);
@@ -279,6 +305,49 @@ export class Connection {
       const reason = err as KbrokerError;
       this.fail(reason);
       throw reason;
+    }
+  }
+
+  /** SCRAM-SHA-256 over saslStart/saslFinish; the broker's signature is checked as well. */
+  private async authenticate(sasl: ClientSasl): Promise<void> {
+    const timeoutMs = this.options.connectionTimeoutMs;
+    const clientNonce = newNonce();
+    const challenge = (await this.send(
+      'saslStart',
+      { mechanism: SCRAM_MECHANISM, user: sasl.username, clientNonce },
+      { timeoutMs },
+    )) as ApiResponse<'saslStart'>;
+    if (
+      typeof challenge?.salt !== 'string' ||
+      typeof challenge.nonce !== 'string' ||
+      !challenge.nonce.startsWith(clientNonce) ||
+      typeof challenge.iterations !== 'number' ||
+      challenge.iterations < 1024 ||
+      challenge.iterations > 1_000_000
+    ) {
+      throw new ProtocolError(`broker ${this.key} sent a malformed authentication challenge`);
+    }
+    const { proof, expectedServerSignature } = scramClientProof(
+      sasl.username,
+      sasl.password,
+      clientNonce,
+      challenge,
+    );
+    const done = (await this.send(
+      'saslFinish',
+      { nonce: challenge.nonce, proof },
+      { timeoutMs },
+    )) as ApiResponse<'saslFinish'>;
+    const signature = Buffer.from(
+      typeof done?.serverSignature === 'string' ? done.serverSignature : '',
+      'base64',
+    );
+    if (!signature.equals(expectedServerSignature)) {
+      // The broker does not know the password's hash: it is not the cluster the user trusts.
+      throw new AuthenticationError(
+        'SASL_AUTHENTICATION_FAILED',
+        `broker ${this.key} could not prove it knows the credentials of ${sasl.username}`,
+      );
     }
   }
 

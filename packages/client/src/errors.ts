@@ -55,6 +55,7 @@ const KNOWN_CODES: Readonly<Record<string, CodeSpec>> = {
   POLICY_VIOLATION: { errorCode: 44, retriable: false },
   OPERATION_NOT_ATTEMPTED: { errorCode: 55, retriable: false },
   REASSIGNMENT_IN_PROGRESS: { errorCode: 60, retriable: false },
+  SASL_AUTHENTICATION_FAILED: { errorCode: 58, retriable: false },
   NON_EMPTY_GROUP: { errorCode: 68, retriable: false },
   GROUP_ID_NOT_FOUND: { errorCode: 69, retriable: false },
   TOPIC_DELETION_DISABLED: { errorCode: 73, retriable: false },
@@ -168,6 +169,19 @@ export class InconsistentClusterIdError extends KbrokerError {
   override name = 'InconsistentClusterIdError';
 }
 
+/** SASL_AUTHENTICATION_FAILED (58): wrong user or password, or the node requires credentials. */
+export class AuthenticationError extends KbrokerError {
+  override name = 'AuthenticationError';
+}
+
+/**
+ * CLUSTER_AUTHORIZATION_FAILED (31) / TOPIC_AUTHORIZATION_FAILED (29): the principal (or an
+ * unauthenticated client) may not make this request.
+ */
+export class AuthorizationError extends KbrokerError {
+  override name = 'AuthorizationError';
+}
+
 /** UNSUPPORTED_VERSION (35): the broker does not speak this client's protocol version. */
 export class UnsupportedVersionError extends KbrokerError {
   override name = 'UnsupportedVersionError';
@@ -226,6 +240,9 @@ const CLASS_BY_CODE: Readonly<Record<string, ErrorClass>> = {
   GROUP_ID_NOT_FOUND: GroupIdNotFoundError,
   NOT_CONTROLLER: NotControllerError,
   INCONSISTENT_CLUSTER_ID: InconsistentClusterIdError,
+  SASL_AUTHENTICATION_FAILED: AuthenticationError,
+  CLUSTER_AUTHORIZATION_FAILED: AuthorizationError,
+  TOPIC_AUTHORIZATION_FAILED: AuthorizationError,
   UNSUPPORTED_VERSION: UnsupportedVersionError,
 };
 

@@ -11,6 +11,8 @@
  */
 export type {
   Admin,
+  ClientSasl,
+  ClientTls,
   ClusterDescription,
   ITopicConfig,
   KbrokerConfig,
@@ -32,6 +34,8 @@ export type {
 export { ConfigResourceTypes } from './api.js';
 export { Kbroker } from './client.js';
 export {
+  AuthenticationError,
+  AuthorizationError,
   ConnectionError,
   errorFor,
   fromItem,

@@ -338,6 +338,12 @@ export interface Apis extends ZnodeApis {
       roles: readonly ('broker' | 'controller')[];
     };
   };
+  // ---- Authentication (SCRAM-SHA-256, see scram.ts): right after hello, when the node requires it --
+  saslStart: {
+    req: { mechanism: string; user: string; clientNonce: string };
+    res: { salt: string; iterations: number; nonce: string };
+  };
+  saslFinish: { req: { nonce: string; proof: string }; res: { serverSignature: string; principal: string } };
   // ---- Reads: served by any node from its metadata image --------------------------------------
   describeCluster: {
     req: ReadConsistency;

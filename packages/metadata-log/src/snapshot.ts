@@ -61,6 +61,7 @@ import {
   type ConfigResourceType,
   checkRecordHeader,
   type FeatureLevelRecord,
+  MalformedRecordBatchError,
   type MetadataRecord,
   type MigrationStateRecord,
   type OffsetCommitRecord,
@@ -68,6 +69,7 @@ import {
   RecordType,
   type RegisterBrokerRecord,
   type TopicRecord,
+  UnsupportedRecordError,
   type ZkSessionRecord,
 } from './records.js';
 
@@ -928,7 +930,7 @@ function loadFrame(unpackr: Unpackr, payload: Uint8Array, loader: ImageLoader): 
     throw new SnapshotFormatError(`undecodable metadata snapshot records: ${(err as Error).message}`);
   }
   if (!Array.isArray(batch)) throw new SnapshotFormatError('metadata snapshot records frame is not an array');
-  for (const r of batch) loader.add(r);
+  for (const r of batch) typed(() => loader.add(r));
   return batch.length;
 }
 
@@ -977,10 +979,12 @@ export async function readSnapshot(
         continue;
       }
       if (f.kind === FRAME_FOOTER) {
-        const raw = new Unpackr({ useRecords: false, mapsAsObjects: true }).unpack(f.payload) as {
-          records?: unknown;
-          crc32?: unknown;
-        };
+        let raw: { records?: unknown; crc32?: unknown } | null;
+        try {
+          raw = new Unpackr({ useRecords: false, mapsAsObjects: true }).unpack(f.payload);
+        } catch (err) {
+          throw new SnapshotFormatError(`undecodable metadata snapshot footer: ${(err as Error).message}`);
+        }
         if (typeof raw?.records !== 'number' || typeof raw.crc32 !== 'number') {
           throw new SnapshotFormatError('metadata snapshot footer lacks records or crc32');
         }
@@ -1002,7 +1006,32 @@ export async function readSnapshot(
       `metadata snapshot footer counts ${footer.records} records, the stream held ${records}`,
     );
   }
-  return loader!.build(header);
+  const built = loader!;
+  return typed(() => built.build(header));
+}
+
+/**
+ * Runs a step of loading records: a record whose fields have the wrong types (a snapshot written by a
+ * buggy or foreign writer, under a valid checksum) surfaces as a SnapshotFormatError, not a TypeError
+ * from deep inside the image.
+ */
+function typed<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (
+      err instanceof SnapshotFormatError ||
+      err instanceof UnsupportedRecordError ||
+      err instanceof MalformedRecordBatchError
+    )
+      throw err;
+    throw new SnapshotFormatError(
+      `malformed metadata snapshot record: ${(err as Error)?.message ?? String(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
 }
 
 /** Reads only the header (format, provenance, counts) of a snapshot stream. */

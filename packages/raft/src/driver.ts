@@ -22,6 +22,7 @@ import {
   TooManyRequestsError,
 } from './errors.js';
 import type { RaftStorage, SnapshotStore, StateMachine, Transport } from './ports.js';
+import { decodeRaftFrame } from './transport/raft-frames.js';
 
 /** Defaults, documented in docs/raft.md. */
 export const RAFT_DEFAULTS = {
@@ -430,8 +431,16 @@ export class RaftNode extends EventEmitter {
     return p !== undefined && (p === 'all' || p.has(peer));
   }
 
-  private receive(from: NodeId, frame: RaftFrame): void {
+  private receive(from: NodeId, raw: RaftFrame): void {
     if (this.isCut(from)) return;
+    let frame: RaftFrame;
+    try {
+      frame = decodeRaftFrame(raw);
+    } catch (err) {
+      // A malformed frame never reaches the core (whose invariant checks would stop the node).
+      this.log.warn({ from, err: (err as Error).message }, 'dropping a malformed raft frame');
+      return;
+    }
     switch (frame.k) {
       case 'raft':
         // The transport proved `from`; a frame claiming another sender is dropped.

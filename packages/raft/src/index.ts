@@ -29,9 +29,11 @@ export type {
 export { DEFAULT_QUORUM_PORT, formatQuorum, parseQuorum, QuorumSpecError } from './quorum.js';
 export * from './storage/data-dir.js';
 export { LevelStorage, LevelStorageError, SnapshotNotFoundError } from './storage/level-storage.js';
+export { decodeRaftFrame, MalformedRaftFrameError } from './transport/raft-frames.js';
 export {
   formatAddress,
   parseAddress,
+  type QuorumTlsOptions,
   TcpTransport,
   type TcpTransportOptions,
 } from './transport/tcp-transport.js';

@@ -7,7 +7,7 @@ import type { StateMachine } from './ports.js';
 import { parseQuorum } from './quorum.js';
 import { checkDataDir, formatDataDir, readDataDir } from './storage/data-dir.js';
 import { LevelStorage } from './storage/level-storage.js';
-import { parseAddress, TcpTransport } from './transport/tcp-transport.js';
+import { parseAddress, type QuorumTlsOptions, TcpTransport } from './transport/tcp-transport.js';
 
 type Tuning = Omit<
   RaftNodeOptions,
@@ -34,6 +34,8 @@ export interface StartRaftNodeOptions extends Tuning {
   readonly stateMachine: StateMachine;
   readonly logger?: Logger;
   readonly maxFrameBytes?: number;
+  /** Mutual TLS on the quorum listener and connections (PEM contents). Absent: plain TCP. */
+  readonly tls?: QuorumTlsOptions;
 }
 
 /** Opens (or formats) the data dir, LevelDB storage and the TCP transport, and starts a RaftNode on them. */
@@ -54,6 +56,7 @@ export async function startRaftNode(opts: StartRaftNodeOptions): Promise<RaftNod
     advertisedAddress: opts.advertisedAddress ?? (bindPort === 0 ? undefined : listen),
     logger: opts.logger,
     maxFrameBytes: opts.maxFrameBytes,
+    tls: opts.tls,
   });
   try {
     await transport.start();

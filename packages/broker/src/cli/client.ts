@@ -2,10 +2,12 @@
  * What every admin command shares: the `--bootstrap`, `--timeout-ms` and `--json` options, one client
  * session per invocation, and turning client failures into one line.
  */
+
+import { readFile } from 'node:fs/promises';
 import type { KbrokerConfig } from '@kbroker/client';
 import { type Command, Option } from 'commander';
 import { NODE_DEFAULTS } from '../node/config.js';
-import { type CliContext, CliError, type ClientSession, type ConnectFn } from './context.js';
+import { type CliContext, CliError, type ClientSession, type ConnectFn, UsageError } from './context.js';
 import { toJson } from './format.js';
 import { intArg, serversArg } from './options.js';
 
@@ -16,6 +18,11 @@ export interface ClientFlags {
   bootstrapServer?: string[];
   timeoutMs: number;
   json?: boolean;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  user?: string;
+  passwordFile?: string;
 }
 
 /** Adds `--bootstrap` (alias `--bootstrap-server`, hidden), `--timeout-ms` and `--json`. */
@@ -32,7 +39,51 @@ export function withClientOptions(cmd: Command): Command {
         .argParser(intArg('--timeout-ms', 1))
         .default(30_000),
     )
-    .option('--json', 'print JSON (for scripts) instead of tables');
+    .option('--json', 'print JSON (for scripts) instead of tables')
+    .option('--tls-ca <file>', 'connect over TLS, trusting this PEM CA')
+    .option('--tls-cert <file>', 'client certificate (PEM), for listeners that require one')
+    .option('--tls-key <file>', 'key of --tls-cert (PEM)')
+    .option('--user <name>', 'authenticate as this user (SCRAM-SHA-256)')
+    .option(
+      '--password-file <file>',
+      "file holding --user's password (first line); default the KBROKER_PASSWORD environment variable",
+    );
+}
+
+async function readFlagFile(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new CliError(
+      `cannot read the ${what} ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`,
+    );
+  }
+}
+
+/** The TLS and SASL part of the client config, from the flags. */
+async function securityConfig(flags: ClientFlags): Promise<Pick<KbrokerConfig, 'tls' | 'sasl'>> {
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
+    throw new UsageError('--tls-cert and --tls-key go together');
+  const out: { tls?: KbrokerConfig['tls']; sasl?: KbrokerConfig['sasl'] } = {};
+  if (flags.tlsCa !== undefined || flags.tlsCert !== undefined) {
+    out.tls = {
+      ...(flags.tlsCa === undefined ? {} : { ca: await readFlagFile(flags.tlsCa, 'TLS CA file') }),
+      ...(flags.tlsCert === undefined ? {} : { cert: await readFlagFile(flags.tlsCert, 'TLS certificate') }),
+      ...(flags.tlsKey === undefined ? {} : { key: await readFlagFile(flags.tlsKey, 'TLS key') }),
+    };
+  }
+  if (flags.user !== undefined) {
+    const password =
+      flags.passwordFile !== undefined
+        ? (await readFlagFile(flags.passwordFile, 'password file')).split(/\r?\n/)[0]!
+        : process.env.KBROKER_PASSWORD;
+    if (password === undefined) throw new UsageError('--user needs --password-file or KBROKER_PASSWORD');
+    out.sasl = { mechanism: 'scram-sha-256', username: flags.user, password };
+  } else if (flags.passwordFile !== undefined) {
+    throw new UsageError('--password-file goes with --user');
+  }
+  return out;
 }
 
 const NETWORK_CODES = new Set([
@@ -111,9 +162,11 @@ export async function withClient<T>(
 ): Promise<T> {
   const brokers = flags.bootstrapServer ?? flags.bootstrap;
   const connect = ctx.options.connect ?? defaultConnect;
+  const security = await securityConfig(flags);
   let session: ClientSession;
   try {
     session = await connect({
+      ...security,
       brokers,
       clientId: 'kbroker-cli',
       requestTimeoutMs: flags.timeoutMs,

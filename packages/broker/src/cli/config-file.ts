@@ -16,6 +16,12 @@ import {
   type Role,
   resolveConfig,
 } from '../node/config.js';
+import {
+  LISTENERS,
+  type ListenerName,
+  UNAUTHENTICATED_ACCESS,
+  type UnauthenticatedAccess,
+} from '../node/security.js';
 
 /** What the flags and the config file may set. */
 export interface StartSettings {
@@ -36,6 +42,15 @@ export interface StartSettings {
   brokerHeartbeatIntervalMs?: number;
   electionTimeoutMs?: number;
   requestTimeoutMs?: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsListeners?: ListenerName[];
+  tlsClientAuth?: boolean;
+  usersFile?: string;
+  unauthenticatedAccess?: UnauthenticatedAccess;
+  interNodeUser?: string;
+  interNodePasswordFile?: string;
 }
 export type SettingKey = keyof StartSettings;
 
@@ -132,6 +147,40 @@ const PARSERS: { readonly [K in SettingKey]-?: (value: unknown) => NonNullable<S
   brokerHeartbeatIntervalMs: (v) => positiveInt(v, 'the heartbeat interval (ms)'),
   electionTimeoutMs: (v) => positiveInt(v, 'the election timeout (ms)'),
   requestTimeoutMs: (v) => positiveInt(v, 'the request timeout (ms)'),
+  tlsCert: (v) => text(v, 'the TLS certificate file'),
+  tlsKey: (v) => text(v, 'the TLS key file'),
+  tlsCa: (v) => text(v, 'the TLS CA file'),
+  tlsListeners: (v) => {
+    const parts = Array.isArray(v) ? v : text(v, 'the TLS listeners').split(',');
+    const out: ListenerName[] = [];
+    for (const p of parts) {
+      const name = typeof p === 'string' ? p.trim() : p;
+      if (!(LISTENERS as readonly unknown[]).includes(name))
+        throw new ConfigError(
+          `the TLS listeners must be among ${LISTENERS.join(', ')}; got ${JSON.stringify(name)}`,
+        );
+      if (!out.includes(name as ListenerName)) out.push(name as ListenerName);
+    }
+    if (out.length === 0)
+      throw new ConfigError(`the TLS listeners must name at least one of ${LISTENERS.join(', ')}`);
+    return out;
+  },
+  tlsClientAuth: (v) => {
+    if (v === true || v === 'required' || v === 'true') return true;
+    if (v === false || v === 'none' || v === 'false') return false;
+    throw new ConfigError(`TLS client auth must be required or none; got ${JSON.stringify(v)}`);
+  },
+  usersFile: (v) => text(v, 'the users file'),
+  unauthenticatedAccess: (v) => {
+    const s = text(v, 'the unauthenticated access');
+    if (!(UNAUTHENTICATED_ACCESS as readonly string[]).includes(s))
+      throw new ConfigError(
+        `the unauthenticated access must be one of ${UNAUTHENTICATED_ACCESS.join(', ')}; got ${JSON.stringify(s)}`,
+      );
+    return s as UnauthenticatedAccess;
+  },
+  interNodeUser: (v) => text(v, 'the inter-node user'),
+  interNodePasswordFile: (v) => text(v, 'the inter-node password file'),
 };
 
 export function parseSetting<K extends SettingKey>(key: K, value: unknown): NonNullable<StartSettings[K]> {
@@ -247,8 +296,50 @@ export function resolveStartSettings(settings: StartSettings): ResolvedStart {
     if (controllerQuorum === undefined)
       throw new ConfigError('--controller-quorum is required with --node-id (e.g. 1@127.0.0.1:9093)');
   }
+  const {
+    tlsCert,
+    tlsKey,
+    tlsCa,
+    tlsListeners,
+    tlsClientAuth,
+    usersFile,
+    unauthenticatedAccess,
+    interNodeUser,
+    interNodePasswordFile,
+    ...plain
+  } = settings;
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    throw new ConfigError('--tls-cert and --tls-key go together');
+  if (
+    tlsCert === undefined &&
+    (tlsCa !== undefined || tlsListeners !== undefined || tlsClientAuth !== undefined)
+  )
+    throw new ConfigError('--tls-ca, --tls-listeners and --tls-client-auth need --tls-cert and --tls-key');
+  if (usersFile === undefined && (unauthenticatedAccess !== undefined || interNodeUser !== undefined))
+    throw new ConfigError('--unauthenticated-access and --inter-node-user need --users-file');
   const config = resolveConfig({
-    ...settings,
+    ...plain,
+    ...(tlsCert === undefined || tlsKey === undefined
+      ? {}
+      : {
+          tls: {
+            certFile: tlsCert,
+            keyFile: tlsKey,
+            ...(tlsCa === undefined ? {} : { caFile: tlsCa }),
+            ...(tlsListeners === undefined ? {} : { listeners: tlsListeners }),
+            ...(tlsClientAuth === undefined ? {} : { clientAuth: tlsClientAuth }),
+          },
+        }),
+    ...(usersFile === undefined
+      ? {}
+      : {
+          auth: {
+            usersFile,
+            ...(unauthenticatedAccess === undefined ? {} : { unauthenticatedAccess }),
+            ...(interNodeUser === undefined ? {} : { interNodeUser }),
+            ...(interNodePasswordFile === undefined ? {} : { interNodePasswordFile }),
+          },
+        }),
     nodeId: nodeId ?? NODE_DEFAULTS.singleNode.nodeId,
     controllerQuorum: controllerQuorum ?? NODE_DEFAULTS.singleNode.controllerQuorum,
     rack: settings.rack ?? null,

@@ -23,6 +23,7 @@ import {
   EXIT_USAGE,
   type MainOptions,
 } from './context.js';
+import { registerCredential } from './credential.js';
 import { registerDev } from './dev.js';
 import { registerLeaders } from './leaders.js';
 import { registerMetadataShell } from './metadata-shell.js';
@@ -69,6 +70,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerMetadataShell(program, ctx);
   registerMigrate(program, ctx);
   registerDev(program, ctx);
+  registerCredential(program, ctx);
   return program;
 }
 

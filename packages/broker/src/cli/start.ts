@@ -12,6 +12,7 @@ import {
 } from '@kbroker/raft';
 import type { Command } from 'commander';
 import { ConfigError, NODE_DEFAULTS, type NodeConfig } from '../node/config.js';
+import { isMultiNode, loadSecurity } from '../node/security.js';
 import {
   loadConfigFile,
   mergeSettings,
@@ -50,6 +51,15 @@ interface StartFlags {
   logLevel?: string;
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsListeners?: StartSettings['tlsListeners'];
+  tlsClientAuth?: boolean;
+  usersFile?: string;
+  unauthenticatedAccess?: StartSettings['unauthenticatedAccess'];
+  interNodeUser?: string;
+  interNodePasswordFile?: string;
 }
 
 export function registerStart(program: Command, ctx: CliContext): void {
@@ -118,6 +128,47 @@ export function registerStart(program: Command, ctx: CliContext): void {
       '--heartbeat-interval-ms <ms>',
       `broker heartbeat interval (default ${NODE_DEFAULTS.brokerHeartbeatIntervalMs})`,
       settingArg('brokerHeartbeatIntervalMs'),
+    )
+    .option(
+      '--tls-cert <file>',
+      'PEM certificate of this node: TLS on the listeners (see --tls-listeners)',
+      settingArg('tlsCert'),
+    )
+    .option('--tls-key <file>', 'PEM private key of --tls-cert', settingArg('tlsKey'))
+    .option(
+      '--tls-ca <file>',
+      'PEM CA whose certificates are trusted (required for the quorum, which is always mutual TLS)',
+      settingArg('tlsCa'),
+    )
+    .option(
+      '--tls-listeners <names>',
+      'the listeners served over TLS: client,quorum,zookeeper,http (default all)',
+      settingArg('tlsListeners'),
+    )
+    .option(
+      '--tls-client-auth <mode>',
+      'required: the client and ZooKeeper listeners also demand a certificate from --tls-ca (default none)',
+      settingArg('tlsClientAuth'),
+    )
+    .option(
+      '--users-file <file>',
+      'JSON users (kbroker credential prints entries): switches authentication on',
+      settingArg('usersFile'),
+    )
+    .option(
+      '--unauthenticated-access <level>',
+      'with --users-file, what clients without credentials may read: none, metadata or read (default metadata); they never write',
+      settingArg('unauthenticatedAccess'),
+    )
+    .option(
+      '--inter-node-user <name>',
+      'with --users-file, the admin user nodes authenticate as to each other',
+      settingArg('interNodeUser'),
+    )
+    .option(
+      '--inter-node-password-file <file>',
+      "file holding the inter-node user's password",
+      settingArg('interNodePasswordFile'),
     )
     // `kbroker topic list` lands here (start is the default): say it is an unknown command.
     .allowExcessArguments(true)
@@ -244,6 +295,13 @@ function watchSignals(source: SignalSource) {
 
 export async function runStart(ctx: CliContext, flags: StartFlags): Promise<number> {
   const { config, singleNode } = await resolveStart(flags);
+  // Every certificate and users file is read and checked before the data dir is touched.
+  try {
+    await loadSecurity(config.tls, config.auth, isMultiNode(config));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
   const { identity, formatted } = await prepareDataDir(config, singleNode);
   const dataDir = resolve(ctx.options.cwd ?? process.cwd(), config.dataDir);
   if (formatted) ctx.out(`Formatted ${dataDir} for cluster ${identity.clusterId}, node ${identity.nodeId}.`);

@@ -1,3 +1,4 @@
+import type { ClientSasl, ClientTls } from '@kbroker/client';
 import { Connection } from '@kbroker/client/connection';
 import type { ApiName, ApiRequest, ApiResponse, Endpoint } from '@kbroker/client/protocol';
 import type { ControllerChannel } from './service.js';
@@ -15,6 +16,10 @@ export class ConnectionPool implements ControllerChannel {
     private readonly clientId: string,
     private readonly clusterId: string,
     private readonly connectionTimeoutMs = 3_000,
+    private readonly security: {
+      readonly tls?: ClientTls | undefined;
+      readonly sasl?: ClientSasl | undefined;
+    } = {},
   ) {}
 
   async call<A extends ApiName>(
@@ -42,6 +47,8 @@ export class ConnectionPool implements ControllerChannel {
         clusterId: this.clusterId,
         connectionTimeoutMs: this.connectionTimeoutMs,
         requestTimeoutMs: 30_000,
+        tls: this.security.tls,
+        sasl: this.security.sasl,
       });
       this.conns.set(key, conn);
       conn.then(

@@ -1,4 +1,5 @@
 import { parseQuorum } from '@kbroker/raft';
+import type { AuthSettings, TlsSettings } from './security.js';
 
 export type Role = 'broker' | 'controller';
 
@@ -29,6 +30,10 @@ export interface NodeConfig {
   readonly brokerHeartbeatIntervalMs: number;
   readonly electionTimeoutMs?: number;
   readonly requestTimeoutMs: number;
+  /** TLS for the listeners; none when absent (see docs/security.md). */
+  readonly tls?: TlsSettings;
+  /** Users and what unauthenticated clients may do; everyone may do anything when absent. */
+  readonly auth?: AuthSettings;
 }
 
 export const NODE_DEFAULTS = {
@@ -117,5 +122,7 @@ export function resolveConfig(
         ? undefined
         : positive(input.electionTimeoutMs, 'the election timeout', 1),
     requestTimeoutMs: positive(input.requestTimeoutMs, 'the request timeout', NODE_DEFAULTS.requestTimeoutMs),
+    ...(input.tls === undefined ? {} : { tls: input.tls }),
+    ...(input.auth === undefined ? {} : { auth: input.auth }),
   };
 }

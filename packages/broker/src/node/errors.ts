@@ -1,8 +1,18 @@
 import type { WireError } from '@kbroker/client/protocol';
 import { CONTROLLER_ERRORS, ControllerError } from '@kbroker/metadata-log';
 
+/** Kafka's numbers for the node's own security refusals. */
+const SECURITY_ERROR_CODES: Readonly<Record<string, number>> = {
+  TOPIC_AUTHORIZATION_FAILED: 29,
+  CLUSTER_AUTHORIZATION_FAILED: 31,
+  SASL_AUTHENTICATION_FAILED: 58,
+};
+
 function kafkaErrorCode(code: string): number | undefined {
-  return (CONTROLLER_ERRORS as Readonly<Record<string, { errorCode: number }>>)[code]?.errorCode;
+  return (
+    (CONTROLLER_ERRORS as Readonly<Record<string, { errorCode: number }>>)[code]?.errorCode ??
+    SECURITY_ERROR_CODES[code]
+  );
 }
 
 /** Node-level refusals that are not the controller's (a fenced broker, a wrong cluster id, ...). */

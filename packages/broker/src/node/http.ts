@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -68,11 +69,13 @@ export class HttpServer {
 
   constructor(
     private readonly metrics: NodeMetrics,
+    /** Serve HTTPS with these options; plain HTTP when undefined. */
+    private readonly tls: HttpsOptions | undefined,
     private readonly health: () => HealthState,
   ) {}
 
   async start(host: string, port: number): Promise<AddressInfo> {
-    const server = createServer((req, res) => {
+    const handle: RequestListener = (req, res) => {
       const url = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET') {
         res.writeHead(405).end();
@@ -91,7 +94,9 @@ export class HttpServer {
       } else {
         res.writeHead(404).end();
       }
-    });
+    };
+    const server: Server =
+      this.tls === undefined ? createServer(handle) : createHttpsServer(this.tls, handle);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -16,9 +16,12 @@ import { type NodeConfig, parseHostPort } from './config.js';
 import { NodeError, toWireError } from './errors.js';
 import { HttpServer, NodeMetrics } from './http.js';
 import { createLogger } from './logger.js';
-import { type Handler, type Handlers, RpcServer } from './rpc-server.js';
+import { type Handler, type Handlers, RpcServer, type Session } from './rpc-server.js';
+import { saslHandlers } from './sasl.js';
+import { isMultiNode, type ListenerName, loadSecurity, mayCall } from './security.js';
 import { nodeHandlers } from './service.js';
 import { PerBatchStateMachine, WatchHub } from './watch-hub.js';
+import { zkUser, zkWriteGuard } from './zk-auth.js';
 import { ReplicatedSessionStore } from './zk-sessions.js';
 import { ZkAdminWrites } from './zk-writes.js';
 
@@ -64,6 +67,9 @@ const hostPort = (a: AddressInfo) =>
  */
 export async function startNode(config: NodeConfig, options: StartNodeOptions = {}): Promise<KbrokerNode> {
   const log = options.logger ?? createLogger(config.logLevel, config.nodeId, config.roles);
+  const security = await loadSecurity(config.tls, config.auth, isMultiNode(config));
+  const tlsOn = (listener: ListenerName) => security.tls?.listeners.has(listener) === true;
+  const auth = security.auth;
   const identity = await checkDataDir(config.dataDir, { clusterId: config.clusterId, nodeId: config.nodeId });
   const clusterId = identity.clusterId;
   const isController = config.roles.includes('controller');
@@ -74,7 +80,36 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   });
   const perBatch = new PerBatchStateMachine(metadata);
   const watches = new WatchHub(perBatch);
-  const pool = new ConnectionPool(`kbroker-node-${config.nodeId}`, clusterId);
+  // Nodes reach the controller through each other's client listeners, as clients: over TLS when that
+  // listener is (presenting this node's certificate), as the inter-node user when users are configured.
+  const pool = new ConnectionPool(`kbroker-node-${config.nodeId}`, clusterId, undefined, {
+    tls:
+      security.tls !== undefined && tlsOn('client')
+        ? {
+            cert: security.tls.cert,
+            key: security.tls.key,
+            ...(security.tls.ca ? { ca: security.tls.ca } : {}),
+          }
+        : undefined,
+    sasl:
+      auth?.interNode === undefined
+        ? undefined
+        : { username: auth.interNode.user, password: auth.interNode.password },
+  });
+  const serverTls = (listener: ListenerName, mutual: boolean) => {
+    const t = security.tls;
+    if (t === undefined || !t.listeners.has(listener)) return undefined;
+    return {
+      cert: t.cert,
+      key: t.key,
+      ...(t.ca === undefined ? {} : { ca: t.ca }),
+      requestCert: mutual,
+      rejectUnauthorized: mutual,
+      minVersion: 'TLSv1.2' as const,
+      // A peer that opens a connection and never completes the handshake is dropped (Node waits 120 s).
+      handshakeTimeout: 10_000,
+    };
+  };
 
   // Assigned once the Raft node is up; requests arriving before that see no broker yet.
   let broker: BrokerLifecycle | undefined;
@@ -108,13 +143,26 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     logger: log,
     toWireError,
     maxRequestTimeoutMs: config.requestTimeoutMs * 4,
+    tls: serverTls('client', security.tls?.clientAuth ?? false),
     handlers: new Proxy({} as Handlers, {
       get: (_t, api: string) => {
         const h = handlers[api as ApiName] as Handler<ApiName> | undefined;
         if (h === undefined) return undefined;
-        return async (body: never, session: never, deadline: { timeoutMs: number }) => {
+        return async (body: never, session: Session, deadline: { timeoutMs: number }) => {
           const start = process.hrtime.bigint();
           try {
+            if (auth !== undefined && !mayCall(api, session.permission, auth.unauthenticatedAccess)) {
+              log.warn(
+                { remote: session.remote, user: session.principal ?? null, api },
+                'refusing a request the client is not permitted to make',
+              );
+              throw new NodeError(
+                'CLUSTER_AUTHORIZATION_FAILED',
+                session.principal === undefined
+                  ? `${api} needs an authenticated user with the permission for it`
+                  : `user ${session.principal} (${session.permission}) may not call ${api}`,
+              );
+            }
             const minOffset = (body as { minOffset?: unknown } | undefined)?.minOffset;
             // A linearizable read is answered by the Raft leader after a quorum check (see service.ts).
             const linearizable = (body as { linearizable?: unknown } | undefined)?.linearizable === true;
@@ -133,7 +181,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
               }
               if (typeof minOffset === 'number') await caughtUpTo(minOffset, deadline.timeoutMs);
             }
-            const r = await h(body, session, deadline as never);
+            const r = await h(body, session as never, deadline as never);
             metrics?.requests.inc({ api, outcome: 'ok' });
             return r;
           } catch (err) {
@@ -160,6 +208,9 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       listen: config.quorumListener,
       stateMachine: perBatch,
       logger: log,
+      ...(security.tls !== undefined && tlsOn('quorum')
+        ? { tls: { cert: security.tls.cert, key: security.tls.key, ca: security.tls.ca! } }
+        : {}),
       ...(config.electionTimeoutMs === undefined
         ? {}
         : {
@@ -220,20 +271,23 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     onListenerError: (err) => log.error({ err }, 'znode tree listener failed'),
   });
 
-  handlers = nodeHandlers({
-    nodeId: config.nodeId,
-    clusterId,
-    roles: config.roles,
-    raft,
-    image: () => metadata.image,
-    controller,
-    channel: pool,
-    watches,
-    znodes,
-    self: () => advertisedEndpoint,
-    brokerFenced: () => (broker === undefined ? null : broker.fenced),
-    now: () => Date.now(),
-  });
+  handlers = {
+    ...saslHandlers(auth?.users, log),
+    ...nodeHandlers({
+      nodeId: config.nodeId,
+      clusterId,
+      roles: config.roles,
+      raft,
+      image: () => metadata.image,
+      controller,
+      channel: pool,
+      watches,
+      znodes,
+      self: () => advertisedEndpoint,
+      brokerFenced: () => (broker === undefined ? null : broker.fenced),
+      now: () => Date.now(),
+    }),
+  };
 
   /** A controller API called by this node itself: run locally when active, else forwarded. */
   const selfCall = <A extends ApiName>(api: A, body: ApiRequest<A>): Promise<ApiResponse<A>> => {
@@ -242,7 +296,15 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     return Promise.resolve(
       h(
         body,
-        { id: 0, remote: 'self', clientId: 'self', push: () => false, onClose: () => undefined },
+        {
+          id: 0,
+          remote: 'self',
+          clientId: 'self',
+          principal: undefined,
+          permission: 'admin',
+          push: () => false,
+          onClose: () => undefined,
+        },
         { timeoutMs: config.requestTimeoutMs },
       ),
     );
@@ -295,7 +357,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
         kbroker_zookeeper_connections: zookeeper?.connectionCount ?? -1,
       };
     });
-    http = new HttpServer(metrics, () => {
+    http = new HttpServer(metrics, serverTls('http', false), () => {
       const s = raft.status();
       return {
         ready: ready(),
@@ -329,7 +391,18 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       chroot: config.zookeeperChroot,
       logger: log.child({ component: 'zookeeper' }),
       // Kafka's admin writes (topic creation/deletion, configs, elections, offsets) via the controller.
-      writeHandler: new ZkAdminWrites({ call: selfCall, logger: log.child({ component: 'zookeeper' }) }),
+      writeHandler: zkWriteGuard(
+        new ZkAdminWrites({ call: selfCall, logger: log.child({ component: 'zookeeper' }) }),
+        auth?.users,
+      ),
+      tls: serverTls('zookeeper', security.tls?.clientAuth ?? false),
+      ...(auth === undefined
+        ? {}
+        : {
+            // Znodes hold config values and offsets: read-level, as the client listener's znode reads.
+            mayRead: (ids) => auth.unauthenticatedAccess === 'read' || zkUser(auth.users, ids) !== undefined,
+            verifyDigest: (id) => [...auth.users.values()].some((u) => u.zkDigest === id),
+          }),
     });
     const z = parseHostPort(config.zookeeperListener, 'the zookeeper listener');
     zookeeperBound = await zookeeper.listen(z.port, z.host);

@@ -1,4 +1,5 @@
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
+import tls from 'node:tls';
 import type {
   ApiName,
   ApiRequest,
@@ -11,12 +12,17 @@ import type {
 import { DEFAULT_MAX_FRAME_BYTES } from '@kbroker/client/protocol';
 import { encodeFrame, FrameDecoder } from '@kbroker/wire';
 import type { Logger } from 'pino';
+import type { Permission } from './security.js';
 
 /** A served connection, as handlers see it (watches push event frames to it). */
 export interface Session {
   readonly id: number;
   readonly remote: string;
   clientId: string;
+  /** The authenticated user (SCRAM), if any; undefined for an anonymous connection. */
+  principal: string | undefined;
+  /** What the principal may do; undefined when not authenticated. */
+  permission: Permission | undefined;
   push(frame: EventFrame): boolean;
   onClose(fn: () => void): void;
 }
@@ -43,9 +49,43 @@ export interface RpcServerOptions {
   readonly maxRequestTimeoutMs?: number;
   /** Pending responses and events per connection beyond which a slow reader is disconnected. */
   readonly maxBufferedBytes?: number;
+  /** Serve over TLS with these options (cert, key, and for client certificates ca + requestCert). */
+  readonly tls?: tls.TlsOptions | undefined;
 }
 
 const PRE_HELLO_MAX_FRAME_BYTES = 64 * 1024;
+/** Requests of one connection being served at once; beyond it the connection is not read. */
+const MAX_INFLIGHT_REQUESTS = 1024;
+
+/** A client frame that is not a request: the connection is closed (after a log line). */
+export class MalformedRequestError extends Error {
+  override readonly name = 'MalformedRequestError';
+  readonly code = 'MALFORMED_REQUEST' as const;
+}
+
+/**
+ * Checks the envelope of a decoded client frame: a map with a safe-integer `id`, a string `api` of at
+ * most 64 characters, an optional numeric `timeoutMs` and an optional map `body`. The body's fields are
+ * each handler's to check (a bad one is answered with an error, not a closed connection).
+ */
+export function decodeRequestFrame(raw: unknown): RequestFrame {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new MalformedRequestError('a request must be a map');
+  const req = raw as Partial<Record<keyof RequestFrame, unknown>>;
+  if (typeof req.id !== 'number' || !Number.isSafeInteger(req.id))
+    throw new MalformedRequestError('a request needs an integer id');
+  if (typeof req.api !== 'string' || req.api.length === 0 || req.api.length > 64)
+    throw new MalformedRequestError('a request needs an api name');
+  if (req.timeoutMs !== undefined && req.timeoutMs !== null && typeof req.timeoutMs !== 'number')
+    throw new MalformedRequestError('timeoutMs must be a number');
+  if (
+    req.body !== undefined &&
+    req.body !== null &&
+    (typeof req.body !== 'object' || Array.isArray(req.body))
+  )
+    throw new MalformedRequestError('the request body must be a map');
+  return raw as RequestFrame;
+}
 
 /**
  * The client listener: length-prefixed msgpackr frames, a `hello` first, then requests answered by id
@@ -63,7 +103,19 @@ export class RpcServer {
   }
 
   async start(): Promise<AddressInfo> {
-    const server = net.createServer((socket) => this.accept(socket));
+    const secure = this.opts.tls;
+    const server =
+      secure === undefined
+        ? net.createServer((socket) => this.accept(socket))
+        : tls.createServer(secure, (socket) => this.accept(socket));
+    if (secure !== undefined) {
+      server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+        this.opts.logger.warn(
+          { remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: err.message },
+          'refusing a client connection: TLS handshake failed',
+        );
+      });
+    }
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -94,7 +146,6 @@ export class RpcServer {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     const decoder = new FrameDecoder({ maxFrameBytes: PRE_HELLO_MAX_FRAME_BYTES });
     const closers: (() => void)[] = [];
-    let helloDone = false;
     const maxBuffered = this.opts.maxBufferedBytes ?? 64 * 1024 * 1024;
     const send = (frame: ResponseFrame | EventFrame): boolean => {
       if (socket.destroyed) return false;
@@ -113,28 +164,46 @@ export class RpcServer {
       id: this.nextSession++,
       remote,
       clientId: '',
+      principal: undefined,
+      permission: undefined,
       push: (frame) => send(frame),
       onClose: (fn) => closers.push(fn),
     };
+    let inflight = 0;
+    /** 'new': only a hello may come; 'greeting': its answer is pending; 'ready': requests flow. */
+    let state: 'new' | 'greeting' | 'ready' = 'new';
     socket.on('data', (chunk: Buffer) => {
       try {
         decoder.feed(chunk, (raw) => {
-          const req = raw as Partial<RequestFrame>;
-          if (
-            typeof req !== 'object' ||
-            req === null ||
-            typeof req.id !== 'number' ||
-            typeof req.api !== 'string'
-          ) {
-            throw new Error('a request needs a numeric id and an api name');
+          const req = decodeRequestFrame(raw);
+          if (state !== 'ready') {
+            if (state === 'greeting' || req.api !== 'hello')
+              throw new MalformedRequestError(
+                `the first request must be a hello answered before any other, not ${req.api}`,
+              );
+            state = 'greeting';
+            void this.greet(req, session, send).then((accepted) => {
+              if (!accepted) {
+                // The refusal (another cluster, a bad hello) was answered; nothing else is served here.
+                socket.end();
+                return;
+              }
+              state = 'ready';
+              decoder.maxFrameBytes = this.opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+            });
+            return !socket.destroyed;
           }
-          if (!helloDone && req.api !== 'hello')
-            throw new Error(`the first request must be hello, not ${req.api}`);
-          if (req.api === 'hello') {
-            helloDone = true;
-            decoder.maxFrameBytes = this.opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+          inflight++;
+          if (inflight >= MAX_INFLIGHT_REQUESTS && !socket.isPaused()) {
+            // Bounded work per connection: read no more requests until answers catch up.
+            socket.pause();
           }
-          void this.dispatch(req as RequestFrame, session, send);
+          void this.dispatch(req, session, send).finally(() => {
+            inflight--;
+            if (inflight < MAX_INFLIGHT_REQUESTS / 2 && socket.isPaused() && !socket.destroyed)
+              socket.resume();
+          });
+          return !socket.destroyed;
         });
       } catch (err) {
         log.warn({ remote, err: (err as Error).message }, 'closing a client connection after a bad frame');
@@ -146,6 +215,32 @@ export class RpcServer {
       this.sockets.delete(socket);
       for (const fn of closers) fn();
     });
+  }
+
+  /** Answers a hello; false when it was refused (the answer is then an error). */
+  private async greet(
+    req: RequestFrame,
+    session: Session,
+    send: (f: ResponseFrame) => boolean,
+  ): Promise<boolean> {
+    let refused: WireError | undefined;
+    await this.dispatch(req, session, (frame) => {
+      if ('error' in frame && frame.error !== undefined) refused = frame.error;
+      return send(frame);
+    });
+    if (refused === undefined) return true;
+    const body = (req.body ?? {}) as { clientId?: unknown; clusterId?: unknown };
+    this.opts.logger.warn(
+      {
+        remote: session.remote,
+        clientId: String(body.clientId ?? ''),
+        peerClusterId: body.clusterId,
+        code: refused.code,
+        reason: refused.message,
+      },
+      'refusing a client hello',
+    );
+    return false;
   }
 
   private async dispatch(

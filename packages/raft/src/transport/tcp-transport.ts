@@ -13,6 +13,7 @@
  * delivered after newer ones.
  */
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
+import tls from 'node:tls';
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from '@kbroker/wire';
 import { type Logger, pino } from 'pino';
 import type { NodeId } from '../core/types.js';
@@ -54,8 +55,22 @@ export interface MsgFrame<T> {
   readonly p: T;
 }
 
+/**
+ * Mutual TLS for the quorum: PEM contents (not paths). Both sides present `cert` and accept only peers
+ * whose certificate chains to `ca`; the host name is not checked (peers are dialled by address, and the
+ * cluster CA is the trust anchor). A node without a certificate from the CA cannot connect, so it can
+ * neither join nor vote.
+ */
+export interface QuorumTlsOptions {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly ca: string | Buffer;
+}
+
 export interface TcpTransportOptions {
   readonly nodeId: NodeId;
+  /** Mutual TLS on the listener and on every outbound connection. Absent: plain TCP. */
+  readonly tls?: QuorumTlsOptions | undefined;
   /** Connections between nodes with different cluster ids are refused. */
   readonly clusterId: string;
   /** Where to listen. Absent: this node only dials (it receives nothing). */
@@ -173,6 +188,7 @@ export class TcpTransport<T> implements Transport<T> {
   private readonly connectTimeoutMs: number;
   private readonly handshakeTimeoutMs: number;
   private readonly listenOn: { readonly host: string; readonly port: number } | undefined;
+  private readonly tls: QuorumTlsOptions | undefined;
   private advertisedAddress: string | undefined;
 
   private readonly peers = new Map<NodeId, Peer>();
@@ -190,6 +206,7 @@ export class TcpTransport<T> implements Transport<T> {
     this.nodeId = options.nodeId;
     this.clusterId = options.clusterId;
     this.listenOn = options.listen;
+    this.tls = options.tls;
     this.advertisedAddress = options.advertisedAddress;
     this.log = (options.logger ?? pino({ enabled: false })).child({
       component: 'tcp-transport',
@@ -213,7 +230,36 @@ export class TcpTransport<T> implements Transport<T> {
     if (this.server !== undefined) throw new Error('TcpTransport: start() called twice');
     const listen = this.listenOn;
     if (listen === undefined) return;
-    const server = net.createServer((socket) => this.accept(socket));
+    const q = this.tls;
+    const server =
+      q === undefined
+        ? net.createServer((socket) => this.accept(socket))
+        : tls.createServer(
+            {
+              cert: q.cert,
+              key: q.key,
+              ca: q.ca,
+              requestCert: true,
+              rejectUnauthorized: true,
+              minVersion: 'TLSv1.2',
+              handshakeTimeout: this.handshakeTimeoutMs,
+            },
+            (socket) => this.accept(socket),
+          );
+    if (q !== undefined) {
+      // A dialer without a certificate from the cluster CA (or with no TLS at all) never gets to send
+      // a frame: refused here, and said so.
+      server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+        if (this.closed) return;
+        this.log.warn(
+          {
+            remote: formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0),
+            reason: errorText(err),
+          },
+          'refusing a quorum connection: TLS handshake failed',
+        );
+      });
+    }
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -391,8 +437,21 @@ export class TcpTransport<T> implements Transport<T> {
     if (this.closed || peer.state !== 'idle' || peer.address === undefined) return;
     const { host, port } = parseAddress(peer.address);
     let socket: Socket;
+    const q = this.tls;
     try {
-      socket = net.connect({ host, port });
+      socket =
+        q === undefined
+          ? net.connect({ host, port })
+          : tls.connect({
+              host,
+              port,
+              cert: q.cert,
+              key: q.key,
+              ca: q.ca,
+              minVersion: 'TLSv1.2',
+              // Trust is the cluster CA; peers are dialled by address, which certificates need not name.
+              checkServerIdentity: () => undefined,
+            });
     } catch (err) {
       this.log.error({ err, peer: peer.id, address: peer.address }, 'cannot connect');
       this.scheduleReconnect(peer);
@@ -407,7 +466,8 @@ export class TcpTransport<T> implements Transport<T> {
     }, this.connectTimeoutMs);
     const decoder = new FrameDecoder({ maxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES });
 
-    socket.on('connect', () => {
+    // A TLS socket is ready for the hello once its handshake is done, not at the TCP connect.
+    socket.on(q === undefined ? 'connect' : 'secureConnect', () => {
       if (peer.socket !== socket) return;
       clearTimer(peer);
       peer.state = 'handshaking';
@@ -437,12 +497,29 @@ export class TcpTransport<T> implements Transport<T> {
       this.flush(peer);
     });
     let lastError: Error | undefined;
+    let tlsLogged = false;
+    /** A refused certificate is a misconfiguration: loud on every attempt (at most once per backoff). */
+    const tlsFailed = (reason: string) => {
+      if (tlsLogged) return;
+      tlsLogged = true;
+      this.log.error({ peer: peer.id, address: peer.address, reason }, 'TLS handshake with peer failed');
+    };
     socket.on('error', (err) => {
       lastError = err;
+      if (q !== undefined && peer.socket === socket && peer.state !== 'ready' && isTlsFailure(err)) {
+        tlsFailed(errorText(err));
+      }
     });
     socket.on('close', () => {
       if (peer.socket !== socket) return;
       const wasReady = peer.state === 'ready';
+      // With TLS 1.3 the dialer finishes its handshake before the acceptor has checked the dialer's
+      // certificate; an acceptor that refuses it just closes, before answering the hello.
+      if (q !== undefined && peer.state === 'handshaking') {
+        tlsFailed(
+          'the peer closed the connection before answering the hello (is our certificate from the cluster CA?)',
+        );
+      }
       this.detachOutbound(peer, socket);
       if (this.closed) return;
       if (wasReady) {
@@ -844,6 +921,13 @@ function isValidAddress(address: string): boolean {
   } catch {
     return false;
   }
+}
+
+function isTlsFailure(err: Error & { code?: string }): boolean {
+  const code = err.code ?? '';
+  return (
+    code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /certificate|ssl|tls|alert/i.test(err.message)
+  );
 }
 
 function errorText(err: unknown): string {

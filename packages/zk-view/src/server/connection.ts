@@ -68,6 +68,10 @@ export interface ConnectionHost {
   /** The latest committed zxid, for sync (undefined: the tree is as fresh as it gets). */
   syncZxid: (() => Promise<bigint>) | undefined;
   fourLetterWord(word: string): string;
+  /** Whether these auth ids may read; undefined: everyone may. */
+  readonly mayRead: ((authIds: readonly Id[]) => boolean) | undefined;
+  /** Whether a digest id is a known user's; undefined: every digest is recorded. */
+  readonly verifyDigest: ((id: string) => boolean) | undefined;
   attach(conn: Connection): void;
   detach(conn: Connection): void;
   recordLatency(ms: number): void;
@@ -120,6 +124,24 @@ const WRITE_OPS: ReadonlySet<number> = new Set([
   OpCode.check,
 ]);
 
+/** Requests that read the tree (or watch it): refused when the host's `mayRead` says so. */
+const READ_OPS: ReadonlySet<number> = new Set([
+  OpCode.getData,
+  OpCode.exists,
+  OpCode.getChildren,
+  OpCode.getChildren2,
+  OpCode.getAllChildrenNumber,
+  OpCode.getACL,
+  OpCode.multiRead,
+  OpCode.getEphemerals,
+  OpCode.addWatch,
+  OpCode.setWatches,
+  OpCode.setWatches2,
+]);
+
+/** Requests read ahead of the one being answered, per connection, before reading pauses. */
+const MAX_QUEUED_REQUESTS = 1024;
+
 type State = 'new' | 'connecting' | 'connected' | 'closed';
 
 /** One client connection: handshake, then requests answered strictly in order. */
@@ -129,6 +151,8 @@ export class Connection {
   private readonly decoder: FrameDecoder;
   private readonly queue: Buffer[] = [];
   private busy = false;
+  /** Reading is paused because `queue` is full (a client pipelining faster than we answer). */
+  private queueFull = false;
   private corked = false;
   private sessionIdValue = 0n;
   /** The session was taken over by another server (see markMoved). */
@@ -154,7 +178,7 @@ export class Connection {
     socket.on('close', () => this.onClose());
     socket.on('error', (err) => host.logger.debug({ err, remote: this.remote }, 'zk connection error'));
     socket.on('drain', () => {
-      if (this.state !== 'closed') socket.resume();
+      if (this.state !== 'closed' && !this.queueFull) socket.resume();
     });
     this.armIdleTimer();
   }
@@ -284,6 +308,11 @@ export class Connection {
     }
     if (frames.length === 0) return;
     for (const f of frames) this.queue.push(f);
+    if (this.queue.length >= MAX_QUEUED_REQUESTS && !this.queueFull) {
+      // Bounded memory per connection: read no more until the backlog is answered.
+      this.queueFull = true;
+      this.socket.pause();
+    }
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
@@ -297,6 +326,10 @@ export class Connection {
 
   private pump(): void {
     while (!this.busy && this.state !== 'closed') {
+      if (this.queueFull && this.queue.length < MAX_QUEUED_REQUESTS / 2) {
+        this.queueFull = false;
+        if (!this.socket.writableNeedDrain) this.socket.resume();
+      }
       const frame = this.queue.shift();
       if (frame === undefined) return;
       const started = performance.now();
@@ -428,6 +461,11 @@ export class Connection {
     this.host.sessions.touch(this.sessionIdValue);
     let out: Reply | Promise<Reply | null> | null;
     try {
+      const mayRead = this.host.mayRead;
+      if (mayRead !== undefined && READ_OPS.has(type) && !mayRead(this.authIds)) {
+        this.host.logger.info({ remote: this.remote, type }, 'zk read refused: not authenticated');
+        throw new ZkError(ErrorCode.NOAUTH, 'reads need an authenticated user');
+      }
       out = this.dispatch(xid, type, r);
     } catch (err) {
       out = this.failure(type, err);
@@ -668,6 +706,13 @@ export class Connection {
       const user = auth.slice(0, colon);
       const digest = createHash('sha1').update(auth).digest('base64');
       const id = `${user}:${digest}`;
+      if (this.host.verifyDigest !== undefined && !this.host.verifyDigest(id)) {
+        this.host.logger.warn(
+          { remote: this.remote, user },
+          'zk auth failed: unknown user or wrong password',
+        );
+        return { err: ErrorCode.AUTHFAILED, close: true };
+      }
       if (!this.authIds.some((a) => a.scheme === 'digest' && a.id === id)) {
         this.authIds.push({ scheme: 'digest', id });
       }

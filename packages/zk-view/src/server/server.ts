@@ -1,7 +1,9 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import tls from 'node:tls';
 import { type Logger, pino } from 'pino';
 import { ErrorCode, EventType, type EventTypeCode } from '../jute/constants.js';
 import { DEFAULT_MAX_BUFFER } from '../jute/reader.js';
+import type { Id } from '../jute/records.js';
 import type { ZnodeChange, ZnodeTree, ZnodeTreeSnapshot } from '../types.js';
 import { Connection, type ConnectionHost, hex } from './connection.js';
 import { answerFourLetterWord, DEFAULT_FOUR_LETTER_WORDS, type ServerStatsView } from './four-letter.js';
@@ -44,6 +46,18 @@ export interface ZooKeeperServerOptions {
   readonly version?: string;
   /** Reported by srvr/stat/mntr (ZooKeeper: standalone, leader, follower, observer). */
   readonly mode?: string;
+  /** Serve over TLS with these options. */
+  readonly tls?: tls.TlsOptions | undefined;
+  /**
+   * Whether a connection with these auth ids may read (default: everyone). A refused read is answered
+   * NOAUTH. Writes are the write handler's to authorize (it receives the auth ids).
+   */
+  readonly mayRead?: ((authIds: readonly Id[]) => boolean) | undefined;
+  /**
+   * Checks a digest id (`user:base64(sha1(user:password))`) at `addauth digest`; an unknown one is
+   * answered AUTHFAILED and the connection closed. Default: every digest is recorded (ZooKeeper's way).
+   */
+  readonly verifyDigest?: ((id: string) => boolean) | undefined;
 }
 
 interface Waiter {
@@ -103,6 +117,8 @@ export class ZooKeeperServer {
       waitForZxid: (zxid, timeoutMs) => this.waitForZxid(zxid, timeoutMs),
       syncZxid: options.sync,
       fourLetterWord: (word) => this.fourLetterWord(word),
+      mayRead: options.mayRead,
+      verifyDigest: options.verifyDigest,
       attach: (conn) => this.attach(conn),
       detach: (conn) => this.detach(conn),
       recordLatency: (ms) => this.recordLatency(ms),
@@ -122,7 +138,19 @@ export class ZooKeeperServer {
 
   /** Starts listening (port 0: any free port). Resolves with the bound address. */
   listen(port = 2181, host = '127.0.0.1'): Promise<AddressInfo> {
-    const server = createServer((socket) => this.handleConnection(socket));
+    const secure = this.options.tls;
+    const server =
+      secure === undefined
+        ? createServer((socket) => this.handleConnection(socket))
+        : tls.createServer(secure, (socket) => this.handleConnection(socket));
+    if (secure !== undefined) {
+      server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+        this.logger.warn(
+          { remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: err.message },
+          'zk refusing a connection: TLS handshake failed',
+        );
+      });
+    }
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
