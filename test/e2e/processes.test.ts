@@ -277,7 +277,11 @@ describe('a three-node cluster of kbroker processes', () => {
         t.partitions.every((p) => p.leader === p.replicas[0] && p.isr.length === p.replicas.length),
       );
     }, 'every preferred leader back, full ISRs');
-    expect((await ledBy(victim, TOPICS, victimId)).length).toBeGreaterThan(0);
+    // The restarted node's own image catches up on its own time: wait for it, do not race it.
+    await cluster.waitFor(
+      async () => (await ledBy(victim, TOPICS, victimId)).length > 0,
+      `node ${victimId} sees its preferred leaderships`,
+    );
   });
 
   it('SIGTERM shuts a node down in a controlled way: exit code 0, no leadership left behind', async () => {
