@@ -132,8 +132,27 @@ export class ZkSession {
     this.pinger.unref();
   }
 
-  /** Connects to `address` (`host:port`) and creates a session. */
+  /**
+   * Connects to `address` (`host:port`) and creates a session. Like a ZooKeeper client, a connection
+   * that gets no session answer in 10 s is dropped and tried again (a server just started, or starved
+   * on a loaded machine, may sit on one), up to three times.
+   */
   static async open(address: string, label: string, chroot = ''): Promise<ZkSession> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ZkSession.openOnce(address, label, chroot, 10_000);
+      } catch (err) {
+        if (attempt >= 3) throw err;
+      }
+    }
+  }
+
+  private static async openOnce(
+    address: string,
+    label: string,
+    chroot: string,
+    timeoutMs: number,
+  ): Promise<ZkSession> {
     const [host, port] = address.split(':') as [string, string];
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s = connect(Number(port), host, () => resolve(s));
@@ -141,7 +160,10 @@ export class ZkSession {
     });
     const session = new ZkSession(socket, chroot, label);
     const frame = await new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${label}: no session from ${address}`)), 30_000);
+      const timer = setTimeout(() => {
+        session.abandon();
+        reject(new Error(`${label}: no session from ${address} within ${timeoutMs} ms`));
+      }, timeoutMs);
       session.connected = (f) => {
         clearTimeout(timer);
         resolve(f);
@@ -391,6 +413,12 @@ export class ZkSession {
           return type === OpCode.setData ? { stat: readStat(r) } : {};
         }),
     );
+  }
+
+  /** Drops the connection without closing the session (a connect that got no answer). */
+  abandon(): void {
+    clearInterval(this.pinger);
+    this.socket.destroy();
   }
 
   /** Closes the session (closeSession, then the socket). */
