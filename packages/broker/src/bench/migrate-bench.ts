@@ -37,7 +37,10 @@ interface ToolRun {
 function tool(args: readonly string[]): Promise<ToolRun> {
   return new Promise((resolvePromise, reject) => {
     const start = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', 'MAXRSS_KB %M', process.execPath, BIN, ...args], {
+    // MIGRATE_TOOL_NODE_ARGS: extra node flags for the tool, e.g. to profile it (--cpu-prof).
+    const nodeArgs = (process.env.MIGRATE_TOOL_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    const argv = ['-f', 'MAXRSS_KB %M', process.execPath, ...nodeArgs, BIN, ...args];
+    const child = spawn('/usr/bin/time', argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

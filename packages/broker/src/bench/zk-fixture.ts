@@ -8,6 +8,7 @@
  * Fast: every create of a level is sent at once over pipelined sessions.
  */
 import { ZkWireClient } from '@kbroker/zk-view';
+import { Limiter } from '../migrate/limiter.js';
 
 export interface KafkaFixtureSpec {
   readonly clusterId: string;
@@ -62,19 +63,8 @@ export async function writeKafkaFixture(connect: string, spec: KafkaFixtureSpec)
   const sessions = await Promise.all([0, 1, 2, 3].map(() => ZkWireClient.connect(connect)));
   let n = 0;
   const client = () => sessions[n++ % sessions.length]!;
-  const limit = spec.inFlight ?? 4_000;
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  const run = async <T>(f: (c: ZkWireClient) => Promise<T>): Promise<T> => {
-    if (active >= limit) await new Promise<void>((r) => waiting.push(r));
-    active++;
-    try {
-      return await f(client());
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
+  const limiter = new Limiter(spec.inFlight ?? 4_000);
+  const run = <T>(f: (c: ZkWireClient) => Promise<T>): Promise<T> => limiter.run(() => f(client()));
   const create = (path: string, data: string | null) =>
     run((c) => c.create(path, data === null ? null : enc(data)));
   const set = (path: string, data: string) => run((c) => c.setData(path, enc(data)));

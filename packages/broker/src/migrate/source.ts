@@ -9,6 +9,7 @@
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { type ZkConnectOptions, ZkWireClient } from '@kbroker/zk-view';
+import { Limiter } from './limiter.js';
 
 export interface SourceStat {
   readonly version: number;
@@ -75,24 +76,6 @@ function toStat(s: {
     ctime: Number(s.ctime),
     mtime: Number(s.mtime),
   };
-}
-
-/** Limits requests in flight; `run` queues beyond the limit. */
-class Limiter {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
 }
 
 export interface ReadProgress {
