@@ -58,6 +58,14 @@ export interface ZooKeeperDeployment {
   stop(): Promise<void>;
 }
 
+/** A deployment whose servers can be killed (SIGKILL) and started again on the same data dir. */
+export interface RestartableDeployment extends ZooKeeperDeployment {
+  /** kill -9 of server `i` (index into `servers`); resolves once the process is gone. */
+  kill(i: number): Promise<void>;
+  /** Starts server `i` again with its data dir; resolves once the process is spawned. */
+  restart(i: number): Promise<void>;
+}
+
 /** A child process whose output tail is kept for error messages. */
 function spawnJava(args: string[]): {
   child: ChildProcess;
@@ -125,12 +133,17 @@ export function fourLetterWord(server: string, word: string, timeoutMs = 5000): 
  * Starts `size` servers: 1 = standalone (ZooKeeperServerMain), 3 = an ensemble (QuorumPeerMain).
  * Ready when a client session opens on every server (for an ensemble: once a quorum has formed).
  */
-export async function startZooKeeper(size: 1 | 3, timeoutMs = 60_000): Promise<ZooKeeperDeployment> {
+export async function startZooKeeper(size: 1 | 3, timeoutMs = 60_000): Promise<RestartableDeployment> {
   const why = zookeeperUnavailable();
   if (why !== undefined) throw new Error(`cannot start ZooKeeper: ${why}`);
   const root = await mkdtemp(join(tmpdir(), 'zk-bench-zookeeper-'));
   const ports = await freePorts(size * 3);
   const procs: ReturnType<typeof spawnJava>[] = [];
+  const argsOf: string[][] = [];
+  const launch = (i: number, args: string[]) => {
+    argsOf[i] = args;
+    procs[i] = spawnJava(args);
+  };
   const servers = Array.from({ length: size }, (_, i) => `127.0.0.1:${ports[i]}`);
   const stop = async () => {
     await Promise.all(procs.map(stopChild));
@@ -138,16 +151,14 @@ export async function startZooKeeper(size: 1 | 3, timeoutMs = 60_000): Promise<Z
   };
   try {
     if (size === 1) {
-      procs.push(
-        spawnJava([
-          '-cp',
-          CLASSPATH,
-          ...JVM_FLAGS,
-          'org.apache.zookeeper.server.ZooKeeperServerMain',
-          String(ports[0]),
-          root,
-        ]),
-      );
+      launch(0, [
+        '-cp',
+        CLASSPATH,
+        ...JVM_FLAGS,
+        'org.apache.zookeeper.server.ZooKeeperServerMain',
+        String(ports[0]),
+        root,
+      ]);
     } else {
       const serverLines = Array.from(
         { length: size },
@@ -174,15 +185,7 @@ export async function startZooKeeper(size: 1 | 3, timeoutMs = 60_000): Promise<Z
             '',
           ].join('\n'),
         );
-        procs.push(
-          spawnJava([
-            '-cp',
-            CLASSPATH,
-            ...JVM_FLAGS,
-            'org.apache.zookeeper.server.quorum.QuorumPeerMain',
-            cfg,
-          ]),
-        );
+        launch(i, ['-cp', CLASSPATH, ...JVM_FLAGS, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg]);
       }
     }
     const deadline = Date.now() + timeoutMs;
@@ -207,5 +210,25 @@ export async function startZooKeeper(size: 1 | 3, timeoutMs = 60_000): Promise<Z
     await stop();
     throw err;
   }
-  return { name: size === 1 ? 'zookeeper-1' : `zookeeper-${size}`, servers, stop };
+  const kill = async (i: number) => {
+    const p = procs[i]!;
+    if (p.exited()) return;
+    p.child.kill('SIGKILL');
+    await p.exit;
+  };
+  const restart = async (i: number) => {
+    await kill(i);
+    launch(i, argsOf[i]!);
+  };
+  return { name: size === 1 ? 'zookeeper-1' : `zookeeper-${size}`, servers, stop, kill, restart };
+}
+
+/** `srvr`'s Mode line of each server ('leader', 'follower', 'standalone'; '' when it does not answer). */
+export async function zookeeperModes(servers: readonly string[]): Promise<string[]> {
+  return Promise.all(
+    servers.map(async (s) => {
+      const out = await fourLetterWord(s, 'srvr', 2000).catch(() => '');
+      return /Mode: (\w+)/.exec(out)?.[1] ?? '';
+    }),
+  );
 }
