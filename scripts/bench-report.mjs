@@ -88,9 +88,9 @@ export function chartSvg({ title, xLabel, yLabel, xs, series, kind = 'line', log
     `<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${m.t + ph}" stroke="black"/>`,
     `<line x1="${m.l}" x2="${m.l + pw}" y1="${m.t + ph}" y2="${m.t + ph}" stroke="black"/>`,
   );
-  xs.forEach((v, i) =>
-    out.push(`<text x="${x(i).toFixed(1)}" y="${m.t + ph + 18}" text-anchor="middle">${esc(v)}</text>`),
-  );
+  xs.forEach((v, i) => {
+    out.push(`<text x="${x(i).toFixed(1)}" y="${m.t + ph + 18}" text-anchor="middle">${esc(v)}</text>`);
+  });
   out.push(
     `<text x="${m.l + pw / 2}" y="${m.t + ph + 38}" text-anchor="middle">${esc(xLabel)}</text>`,
     `<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`,
@@ -376,5 +376,5 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     resultsDir: resolve(arg('--results', join(root, 'bench', 'results'))),
     docsDir: resolve(arg('--docs', join(root, 'docs'))),
   });
-  console.log(`wrote ${file}`);
+  process.stdout.write(`wrote ${file}\n`);
 }
