@@ -49,8 +49,8 @@ export interface KbrokerDeployment extends RestartableDeployment {
 }
 
 export interface KbrokerOptions {
-  /** Raft election timeout of every node (default 2000 ms, see below). */
-  readonly electionTimeoutMs?: number;
+  /** Raft election timeout of every node (default 2000 ms, see below; null: the node's own default). */
+  readonly electionTimeoutMs?: number | null;
 }
 
 export async function startKbroker(
@@ -69,7 +69,8 @@ export async function startKbroker(
   // leader busy applying a batch of thousands of partitions must not trigger elections during setup
   // (the reads measured do not involve Raft).
   const config = join(root, 'bench.json');
-  await writeFile(config, JSON.stringify({ electionTimeoutMs: options.electionTimeoutMs ?? 2000 }));
+  const electionTimeoutMs = options.electionTimeoutMs === undefined ? 2000 : options.electionTimeoutMs;
+  await writeFile(config, JSON.stringify(electionTimeoutMs === null ? {} : { electionTimeoutMs }));
   // Extra node flags for the kbroker processes, e.g. KBROKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/p'
   // to profile them (node refuses --cpu-prof in NODE_OPTIONS).
   const nodeArgs = (process.env.KBROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');

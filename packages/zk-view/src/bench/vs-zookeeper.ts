@@ -8,9 +8,9 @@
  *
  * Systems, started here on loopback with data on disk and fsync on: a 3-server ZooKeeper ensemble
  * (Debian's package, forceSync=yes as by default) and 3 kbroker processes (broker + controller each,
- * `--zookeeper-listener`; every Raft write is fsynced). The kbroker nodes run with a 1000 ms election
- * timeout (KRaft's controller.quorum.election.timeout.ms), ZooKeeper with Debian's sample timing
- * (tickTime 2000, initLimit 10, syncLimit 5).
+ * `--zookeeper-listener`; every Raft write is fsynced). Each system runs with its defaults: kbroker's
+ * Raft election timeout (250 ms; `--election-timeout-ms` to change it), ZooKeeper with Debian's
+ * sample timing (tickTime 2000, initLimit 10, syncLimit 5).
  *
  * Data set: `--topics` topics (10,000; 200 with --quick) of 10 partitions created in kbroker by its
  * admin client, plus one consumer group with an offset znode for each of the first
@@ -84,7 +84,8 @@ interface Options {
   createClients: number[];
   failoverReps: number;
   failoverClients: number;
-  electionTimeoutMs: number;
+  /** null: kbroker's own default (the Raft default, 250 ms). */
+  electionTimeoutMs: number | null;
   profile: boolean;
   /** The workloads to run: commits, reads, create, failover. */
   only: Set<string>;
@@ -137,7 +138,10 @@ function parseOptions(argv: string[]): Options {
     createClients: quick ? [1, 4] : [1, 16],
     failoverReps: int('failover-reps', values['failover-reps'], quick ? 1 : 10),
     failoverClients: quick ? 4 : 16,
-    electionTimeoutMs: int('election-timeout-ms', values['election-timeout-ms'], 1000),
+    electionTimeoutMs:
+      values['election-timeout-ms'] === undefined
+        ? null
+        : int('election-timeout-ms', values['election-timeout-ms'], 0),
     profile: values.profile ?? false,
     only: new Set((values.only ?? 'commits,reads,create,failover').split(',')),
     outDir: resolve(values['out-dir'] ?? join(repoRoot, 'bench', 'results')),
@@ -901,7 +905,7 @@ async function main(): Promise<void> {
       options: { ...opts, outDir: undefined },
       machine: m,
       systems: {
-        kbroker: { servers: kb.servers, electionTimeoutMs: opts.electionTimeoutMs },
+        kbroker: { servers: kb.servers, electionTimeoutMs: opts.electionTimeoutMs ?? 'default (250)' },
         zookeeper: {
           servers: zk.servers,
           config: 'tickTime=2000 initLimit=10 syncLimit=5 forceSync=yes (default)',

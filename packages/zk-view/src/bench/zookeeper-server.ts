@@ -30,25 +30,39 @@ export function zookeeperUnavailable(): string | undefined {
   return undefined;
 }
 
+/** Ports handed out by this process: deployments started side by side must not get the same one. */
+const handedOut = new Set<number>();
+
+/**
+ * `n` ports free now (listened on and closed again). The OS may offer a port just closed to the next
+ * caller, so ports this process handed out before are skipped: otherwise two deployments started
+ * at once could share one, and a client would talk ZooKeeper to a Kafka or quorum port.
+ */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => {
-    const a = s.address();
-    if (typeof a !== 'object' || a === null) throw new Error('no port');
-    return a.port;
-  });
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+  const out: number[] = [];
+  while (out.length < n) {
+    const servers = await Promise.all(
+      Array.from(
+        { length: n - out.length },
+        () =>
+          new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+            const s = createServer();
+            s.once('error', reject);
+            s.listen(0, '127.0.0.1', () => resolve(s));
+          }),
+      ),
+    );
+    for (const s of servers) {
+      const a = s.address();
+      if (typeof a !== 'object' || a === null) throw new Error('no port');
+      if (!handedOut.has(a.port)) {
+        handedOut.add(a.port);
+        out.push(a.port);
+      }
+    }
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
+  return out;
 }
 
 export interface ZooKeeperDeployment {
