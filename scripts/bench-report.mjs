@@ -355,7 +355,12 @@ export async function writeReport({ resultsDir, docsDir }) {
       `\`npm run bench:${n}\`, run ${dateOf(r) ?? '?'}${r.quick || r.config?.quick ? ' (**quick run**: small sizes, not representative)' : ''}.`,
       '',
     );
-    if (n === 'vs-zookeeper') lines.push(...vsZookeeperSection(r, svgDir, docsDir));
+    if (n === 'vs-zookeeper') {
+      lines.push(...vsZookeeperSection(r, svgDir, docsDir));
+      // Hand-written analysis of the latest full run (where the time goes when a target is missed).
+      const notes = join(svgDir, 'vs-zookeeper-notes.md');
+      if (existsSync(notes)) lines.push(readFileSync(notes, 'utf8').trim(), '');
+    }
     if (n === 'raft') lines.push(...raftCharts(r, svgDir, docsDir));
     const out = stdoutOf(n);
     if (out !== undefined)

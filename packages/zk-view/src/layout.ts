@@ -958,6 +958,15 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     }
     const g = offsets.group(s[1]!);
     if (g === undefined) return undefined;
+    if (s.length === 5) {
+      // A commit znode straight from the group's map: building the group's whole topic map (every
+      // partition of the group) for one leaf would make each offset commit cost O(group size).
+      if (s[2] !== 'offsets' || !isZnodeName(g.groupId) || !isZnodeName(s[3]!)) return undefined;
+      const p = s[4]!;
+      if (!/^(0|[1-9]\d*)$/.test(p)) return undefined;
+      const c = g.get(s[3]!, Number(p));
+      return c === undefined ? undefined : this.commitLeaf(c);
+    }
     const topics = this.groupTopics(g);
     if (topics.size === 0) return undefined;
     const gz = zxidOf(g.createdOffset);
@@ -1002,9 +1011,10 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
         zxidOf(stamps?.lastRemovedOffset ?? 0),
       );
     }
-    if (s.length !== 5) return undefined;
-    const c = parts.get(s[4]!);
-    if (c === undefined) return undefined;
+    return undefined;
+  }
+
+  private commitLeaf(c: CommittedOffset): NodeDesc {
     return leaf(
       () => consumerOffsetData(c.offset),
       zxidOf(c.createdOffset),
