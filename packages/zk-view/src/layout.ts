@@ -882,25 +882,20 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     const offsets = this.image.offsets;
     return memo(offsets, 'groups', () => {
       const out: string[] = [];
-      for (const g of offsets.groups()) if (this.groupTopics(g).size > 0) out.push(g.groupId);
+      for (const g of offsets.groups()) if (this.groupTopicNames(g).length > 0) out.push(g.groupId);
       return out;
     });
   }
 
-  /** topic -> partition name -> commit, for the group's commits that fit in znode names. */
-  private groupTopics(g: GroupOffsets): ReadonlyMap<string, ReadonlyMap<string, CommittedOffset>> {
-    return memo(g, 'topics', () => {
-      const out = new Map<string, Map<string, CommittedOffset>>();
-      if (!isZnodeName(g.groupId)) return out;
-      for (const [topic, partition, c] of g.entries()) {
-        if (!isZnodeName(topic)) continue;
-        let parts = out.get(topic);
-        if (parts === undefined) {
-          parts = new Map();
-          out.set(topic, parts);
-        }
-        parts.set(String(partition), c);
-      }
+  /**
+   * The group's topics whose names fit in znode names (none when the group id does not). Per group
+   * image, O(topics): the partitions are looked at per topic, and only for topics that changed.
+   */
+  private groupTopicNames(g: GroupOffsets): readonly string[] {
+    return memo(g, 'topicNames', () => {
+      if (!isZnodeName(g.groupId)) return [];
+      const out: string[] = [];
+      for (const [topic] of g.topics()) if (isZnodeName(topic)) out.push(topic);
       return out;
     });
   }
@@ -909,9 +904,10 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   private groupTopicCreation(
     g: GroupOffsets,
     topic: string,
-    parts: ReadonlyMap<string, CommittedOffset>,
+    parts: ReadonlyMap<number, CommittedOffset>,
   ): { createdOffset: number; createdTimeMs: number; newest: number } {
-    const t = span(parts.values());
+    // Memoized on the partition map, which images share while the topic's commits do not change.
+    const t = memo(parts, 'span', () => span(parts.values()));
     const stamps = g.topicStamps(topic);
     return stamps === undefined
       ? { createdOffset: t.first.createdOffset, createdTimeMs: t.first.createdTimeMs, newest: t.newest }
@@ -922,8 +918,8 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   private newestGroupTopic(g: GroupOffsets): number {
     return memo(g, 'newestTopic', () => {
       let newest = 0;
-      for (const [topic, parts] of this.groupTopics(g)) {
-        const c = this.groupTopicCreation(g, topic, parts).createdOffset;
+      for (const topic of this.groupTopicNames(g)) {
+        const c = this.groupTopicCreation(g, topic, g.partitions(topic)!).createdOffset;
         if (c > newest) newest = c;
       }
       return newest;
@@ -967,8 +963,8 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
       const c = g.get(s[3]!, Number(p));
       return c === undefined ? undefined : this.commitLeaf(c);
     }
-    const topics = this.groupTopics(g);
-    if (topics.size === 0) return undefined;
+    const topicNames = this.groupTopicNames(g);
+    if (topicNames.length === 0) return undefined;
     const gz = zxidOf(g.createdOffset);
     if (s.length === 2) {
       return parent(
@@ -982,11 +978,11 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     if (s[2] !== 'offsets') return undefined;
     if (s.length === 3) {
       return parent(
-        () => memo(g, 'topicNames', () => [...topics.keys()]),
+        () => topicNames,
         () => zxidOf(this.newestGroupTopic(g)),
         gz,
         g.createdTimeMs,
-        () => topics.size,
+        () => topicNames.length,
         NULL,
         0,
         g.removedTopics,
@@ -994,13 +990,13 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
       );
     }
     const topic = s[3]!;
-    const parts = topics.get(topic);
+    const parts = isZnodeName(topic) ? g.partitions(topic) : undefined;
     if (parts === undefined) return undefined;
     if (s.length === 4) {
       const t = this.groupTopicCreation(g, topic, parts);
       const stamps = g.topicStamps(topic);
       return parent(
-        () => [...parts.keys()],
+        () => memo(parts, 'names', () => [...parts.keys()].map(String)),
         () => zxidOf(t.newest),
         zxidOf(t.createdOffset),
         t.createdTimeMs,
