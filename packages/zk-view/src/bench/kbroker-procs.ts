@@ -128,7 +128,11 @@ export async function startKbroker(
       procs.map(async (p) => {
         if (p.child.exitCode !== null || p.child.signalCode !== null) return;
         p.child.kill('SIGTERM');
-        const killer = setTimeout(() => p.child.kill('SIGKILL'), 5000);
+        // A node run with --cpu-prof writes its profile on the way out: give it time.
+        const killer = setTimeout(
+          () => p.child.kill('SIGKILL'),
+          nodeArgs.includes('--cpu-prof') ? 30_000 : 5000,
+        );
         await p.exit;
         clearTimeout(killer);
       }),
