@@ -913,25 +913,20 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     const offsets = this.image.offsets;
     return memo(offsets, 'groups', () => {
       const out: string[] = [];
-      for (const g of offsets.groups()) if (this.groupTopics(g).size > 0) out.push(g.groupId);
+      for (const g of offsets.groups()) if (this.groupTopicNames(g).length > 0) out.push(g.groupId);
       return out;
     });
   }
 
-  /** topic -> partition name -> commit, for the group's commits that fit in znode names. */
-  private groupTopics(g: GroupOffsets): ReadonlyMap<string, ReadonlyMap<string, CommittedOffset>> {
-    return memo(g, 'topics', () => {
-      const out = new Map<string, Map<string, CommittedOffset>>();
-      if (!isZnodeName(g.groupId)) return out;
-      for (const [topic, partition, c] of g.entries()) {
-        if (!isZnodeName(topic)) continue;
-        let parts = out.get(topic);
-        if (parts === undefined) {
-          parts = new Map();
-          out.set(topic, parts);
-        }
-        parts.set(String(partition), c);
-      }
+  /**
+   * The group's topics whose names fit in znode names (none when the group id does not). Per group
+   * image, O(topics): the partitions are looked at per topic, and only for topics that changed.
+   */
+  private groupTopicNames(g: GroupOffsets): readonly string[] {
+    return memo(g, 'topicNames', () => {
+      if (!isZnodeName(g.groupId)) return [];
+      const out: string[] = [];
+      for (const [topic] of g.topics()) if (isZnodeName(topic)) out.push(topic);
       return out;
     });
   }
@@ -940,9 +935,10 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   private groupTopicCreation(
     g: GroupOffsets,
     topic: string,
-    parts: ReadonlyMap<string, CommittedOffset>,
+    parts: ReadonlyMap<number, CommittedOffset>,
   ): { createdOffset: number; createdTimeMs: number; newest: number } {
-    const t = span(parts.values());
+    // Memoized on the partition map, which images share while the topic's commits do not change.
+    const t = memo(parts, 'span', () => span(parts.values()));
     const stamps = g.topicStamps(topic);
     return stamps === undefined
       ? { createdOffset: t.first.createdOffset, createdTimeMs: t.first.createdTimeMs, newest: t.newest }
@@ -953,8 +949,8 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   private newestGroupTopic(g: GroupOffsets): number {
     return memo(g, 'newestTopic', () => {
       let newest = 0;
-      for (const [topic, parts] of this.groupTopics(g)) {
-        const c = this.groupTopicCreation(g, topic, parts).createdOffset;
+      for (const topic of this.groupTopicNames(g)) {
+        const c = this.groupTopicCreation(g, topic, g.partitions(topic)!).createdOffset;
         if (c > newest) newest = c;
       }
       return newest;
@@ -989,8 +985,17 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     }
     const g = offsets.group(s[1]!);
     if (g === undefined) return undefined;
-    const topics = this.groupTopics(g);
-    if (topics.size === 0) return undefined;
+    if (s.length === 5) {
+      // A commit znode straight from the group's map: building the group's whole topic map (every
+      // partition of the group) for one leaf would make each offset commit cost O(group size).
+      if (s[2] !== 'offsets' || !isZnodeName(g.groupId) || !isZnodeName(s[3]!)) return undefined;
+      const p = s[4]!;
+      if (!/^(0|[1-9]\d*)$/.test(p)) return undefined;
+      const c = g.get(s[3]!, Number(p));
+      return c === undefined ? undefined : this.commitLeaf(c);
+    }
+    const topicNames = this.groupTopicNames(g);
+    if (topicNames.length === 0) return undefined;
     const gz = zxidOf(g.createdOffset);
     if (s.length === 2) {
       return parent(
@@ -1004,11 +1009,11 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     if (s[2] !== 'offsets') return undefined;
     if (s.length === 3) {
       return parent(
-        () => memo(g, 'topicNames', () => [...topics.keys()]),
+        () => topicNames,
         () => zxidOf(this.newestGroupTopic(g)),
         gz,
         g.createdTimeMs,
-        () => topics.size,
+        () => topicNames.length,
         NULL,
         0,
         g.removedTopics,
@@ -1016,13 +1021,13 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
       );
     }
     const topic = s[3]!;
-    const parts = topics.get(topic);
+    const parts = isZnodeName(topic) ? g.partitions(topic) : undefined;
     if (parts === undefined) return undefined;
     if (s.length === 4) {
       const t = this.groupTopicCreation(g, topic, parts);
       const stamps = g.topicStamps(topic);
       return parent(
-        () => [...parts.keys()],
+        () => memo(parts, 'names', () => [...parts.keys()].map(String)),
         () => zxidOf(t.newest),
         zxidOf(t.createdOffset),
         t.createdTimeMs,
@@ -1033,9 +1038,10 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
         zxidOf(stamps?.lastRemovedOffset ?? 0),
       );
     }
-    if (s.length !== 5) return undefined;
-    const c = parts.get(s[4]!);
-    if (c === undefined) return undefined;
+    return undefined;
+  }
+
+  private commitLeaf(c: CommittedOffset): NodeDesc {
     return leaf(
       () => consumerOffsetData(c.offset),
       zxidOf(c.createdOffset),

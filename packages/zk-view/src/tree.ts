@@ -181,13 +181,20 @@ function candidates(
         const after = next.image.offsets.group(e.groupId);
         const base = `/consumers/${e.groupId}`;
         out.push(base);
+        // Only topics whose partition map changed (an unchanged one is the same object in both).
         if (after !== undefined) {
-          for (const [t, p, c] of after.entries())
-            if (before?.get(t, p) !== c) out.push(`${base}/offsets/${t}/${p}`);
+          for (const [t, parts] of after.topics()) {
+            const was = before?.partitions(t);
+            if (was === parts) continue;
+            for (const [p, c] of parts) if (was?.get(p) !== c) out.push(`${base}/offsets/${t}/${p}`);
+          }
         }
         if (before !== undefined) {
-          for (const [t, p, c] of before.entries())
-            if (after?.get(t, p) !== c) out.push(`${base}/offsets/${t}/${p}`);
+          for (const [t, parts] of before.topics()) {
+            const now = after?.partitions(t);
+            if (now === parts) continue;
+            for (const [p, c] of parts) if (now?.get(p) !== c) out.push(`${base}/offsets/${t}/${p}`);
+          }
         }
         break;
       }

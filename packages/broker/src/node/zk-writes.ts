@@ -28,6 +28,13 @@
  *
  * A successful write answers with the zxid of the metadata offset the controller reported after the
  * write, so the server replies once the local tree shows it.
+ *
+ * Offset commits are group-committed: while one commitOffsets call of a group is on its way to the
+ * controller, the group's further offset writes on this node wait and then go together as the next
+ * call (one controller operation, one Raft entry, up to `maxCommitBatch` partitions). Nothing waits
+ * when the group has no call in flight, so a lone client pays no extra latency; two writes of the same
+ * partition never share a call, so they commit in the order they came. Each write still gets its own
+ * answer (its partition's result, the batch's zxid).
  */
 import {
   type ApiName,
@@ -57,6 +64,21 @@ export interface ZkAdminWritesOptions {
   readonly refusedError?: number;
   /** How long NOT_CONTROLLER is retried for idempotent operations (default 5000 ms). */
   readonly retryForMs?: number;
+  /** Most partitions in one group-committed commitOffsets call (default 1000). */
+  readonly maxCommitBatch?: number;
+}
+
+interface OffsetEntry {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+/** Offset writes of one group that go to the controller as one commitOffsets call. */
+interface CommitBatch {
+  readonly offsets: OffsetEntry[];
+  readonly keys: Set<string>;
+  readonly waiters: { resolve(r: { item: ItemResult; offset: number }): void; reject(err: unknown): void }[];
 }
 
 /** A write refused with a ZooKeeper code and why. */
@@ -210,10 +232,14 @@ function checkItems(items: readonly ItemResult[], ignore: ReadonlySet<string> = 
 export class ZkAdminWrites implements WriteHandler {
   private readonly refusedError: number;
   private readonly retryForMs: number;
+  private readonly maxCommitBatch: number;
+  /** Per group: the batches waiting, and whether a call is in flight. */
+  private readonly commitQueues = new Map<string, { sending: boolean; batches: CommitBatch[] }>();
 
   constructor(private readonly options: ZkAdminWritesOptions) {
     this.refusedError = options.refusedError ?? ErrorCode.UNIMPLEMENTED;
     this.retryForMs = options.retryForMs ?? 5000;
+    this.maxCommitBatch = options.maxCommitBatch ?? 1000;
   }
 
   async write(ops: readonly WriteOp[], ctx: WriteContext): Promise<WriteResult> {
@@ -364,12 +390,59 @@ export class ZkAdminWrites implements WriteHandler {
     const partition = Number(s[4]);
     if (!/^(0|[1-9]\d*)$/.test(s[4]!) || !Number.isSafeInteger(partition))
       refuse(ErrorCode.BADARGUMENTS, `${path}: bad partition id`);
-    const res = await this.call('commitOffsets', {
-      groupId: s[1]!,
-      offsets: [{ topic: s[3]!, partition, offset }],
-    });
-    checkItems(res.offsets);
+    const res = await this.commitBatched(s[1]!, { topic: s[3]!, partition, offset });
+    checkItems([res.item]);
     return zxidOf(res.offset);
+  }
+
+  /** Queues an offset write of `groupId` for the group's next commitOffsets call (see the module comment). */
+  private commitBatched(groupId: string, entry: OffsetEntry): Promise<{ item: ItemResult; offset: number }> {
+    let queue = this.commitQueues.get(groupId);
+    if (queue === undefined) {
+      queue = { sending: false, batches: [] };
+      this.commitQueues.set(groupId, queue);
+    }
+    const key = `${entry.partition}/${entry.topic}`;
+    let batch = queue.batches.at(-1);
+    if (batch === undefined || batch.keys.has(key) || batch.offsets.length >= this.maxCommitBatch) {
+      batch = { offsets: [], keys: new Set(), waiters: [] };
+      queue.batches.push(batch);
+    }
+    batch.offsets.push(entry);
+    batch.keys.add(key);
+    const b = batch;
+    const result = new Promise<{ item: ItemResult; offset: number }>((resolve, reject) =>
+      b.waiters.push({ resolve, reject }),
+    );
+    if (!queue.sending) {
+      queue.sending = true;
+      // After this turn of the event loop, so writes read from the sockets together go together.
+      setImmediate(() => void this.sendCommits(groupId, queue));
+    }
+    return result;
+  }
+
+  private async sendCommits(
+    groupId: string,
+    queue: { sending: boolean; batches: CommitBatch[] },
+  ): Promise<void> {
+    for (let batch = queue.batches.shift(); batch !== undefined; batch = queue.batches.shift()) {
+      try {
+        const res = await this.call('commitOffsets', { groupId, offsets: batch.offsets });
+        batch.waiters.forEach((w, i) => {
+          const item = res.offsets[i];
+          if (item === undefined)
+            w.reject(
+              new Error(`commitOffsets answered ${res.offsets.length} of ${batch!.offsets.length} offsets`),
+            );
+          else w.resolve({ item, offset: res.offset });
+        });
+      } catch (err) {
+        for (const w of batch.waiters) w.reject(err);
+      }
+    }
+    queue.sending = false;
+    this.commitQueues.delete(groupId);
   }
 
   /** Calls the controller; NOT_CONTROLLER is retried for idempotent operations, errors become refusals. */

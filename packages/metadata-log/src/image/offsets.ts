@@ -60,6 +60,14 @@ export class GroupOffsetsImpl implements GroupOffsets {
     return this.topicMap.get(topic)?.get(partition);
   }
 
+  partitions(topic: string): PartitionMap | undefined {
+    return this.topicMap.get(topic);
+  }
+
+  topics(): IterableIterator<[string, PartitionMap]> {
+    return this.topicMap.entries();
+  }
+
   *entries(): Generator<[string, number, CommittedOffset]> {
     for (const [topic, parts] of this.topicMap) for (const [p, c] of parts) yield [topic, p, c];
   }

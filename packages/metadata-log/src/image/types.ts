@@ -170,6 +170,13 @@ export interface GroupOffsets {
   /** Stamps of a topic that lost part of its offsets (undefined when it never did). */
   topicStamps(topic: string): GroupTopicStamps | undefined;
   get(topic: string, partition: number): CommittedOffset | undefined;
+  /**
+   * A topic's commits by partition. Images share the map of a topic no commit touched, so the same
+   * object means no change (what lets a reader of a large group look at changed topics only).
+   */
+  partitions(topic: string): ReadonlyMap<number, CommittedOffset> | undefined;
+  /** Every topic with commits and its partitions' commits (maps as `partitions`). */
+  topics(): IterableIterator<[string, ReadonlyMap<number, CommittedOffset>]>;
   /** Every committed offset, as [topic, partition, offset]. */
   entries(): IterableIterator<[string, number, CommittedOffset]>;
   readonly size: number;

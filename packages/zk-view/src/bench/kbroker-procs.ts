@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectWithRetry } from './zk-client.js';
-import { freePorts, liveChildren, type ZooKeeperDeployment } from './zookeeper-server.js';
+import { freePorts, liveChildren, type RestartableDeployment } from './zookeeper-server.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const BIN = join(repoRoot, 'packages', 'broker', 'bin', 'kbroker.js');
@@ -43,15 +43,21 @@ export async function kbrokerAdmin(brokers: readonly string[]): Promise<BenchAdm
   return admin;
 }
 
-export interface KbrokerDeployment extends ZooKeeperDeployment {
+export interface KbrokerDeployment extends RestartableDeployment {
   /** Client listeners. */
   readonly brokers: readonly string[];
+}
+
+export interface KbrokerOptions {
+  /** Raft election timeout of every node (default 2000 ms, see below; null: the node's own default). */
+  readonly electionTimeoutMs?: number | null;
 }
 
 export async function startKbroker(
   nodes = 3,
   timeoutMs = 60_000,
   clusterId = `zkbench${Math.random().toString(36).slice(2, 12)}`,
+  options: KbrokerOptions = {},
 ): Promise<KbrokerDeployment> {
   const root = await mkdtemp(join(tmpdir(), 'zk-bench-kbroker-'));
   const ports = await freePorts(nodes * 3);
@@ -63,11 +69,12 @@ export async function startKbroker(
   // leader busy applying a batch of thousands of partitions must not trigger elections during setup
   // (the reads measured do not involve Raft).
   const config = join(root, 'bench.json');
-  await writeFile(config, JSON.stringify({ electionTimeoutMs: 2000 }));
+  const electionTimeoutMs = options.electionTimeoutMs === undefined ? 2000 : options.electionTimeoutMs;
+  await writeFile(config, JSON.stringify(electionTimeoutMs === null ? {} : { electionTimeoutMs }));
   // Extra node flags for the kbroker processes, e.g. KBROKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/p'
   // to profile them (node refuses --cpu-prof in NODE_OPTIONS).
   const nodeArgs = (process.env.KBROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const procs = Array.from({ length: nodes }, (_, i) => {
+  const launch = (i: number) => {
     const child = spawn(
       process.execPath,
       [
@@ -104,13 +111,28 @@ export async function startKbroker(
       }),
     );
     return { child, exit };
-  });
+  };
+  const procs = Array.from({ length: nodes }, (_, i) => launch(i));
+  const kill = async (i: number) => {
+    const p = procs[i]!;
+    if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+    p.child.kill('SIGKILL');
+    await p.exit;
+  };
+  const restart = async (i: number) => {
+    await kill(i);
+    procs[i] = launch(i);
+  };
   const stop = async () => {
     await Promise.all(
       procs.map(async (p) => {
         if (p.child.exitCode !== null || p.child.signalCode !== null) return;
         p.child.kill('SIGTERM');
-        const killer = setTimeout(() => p.child.kill('SIGKILL'), 5000);
+        // A node run with --cpu-prof writes its profile on the way out: give it time.
+        const killer = setTimeout(
+          () => p.child.kill('SIGKILL'),
+          nodeArgs.includes('--cpu-prof') ? 30_000 : 5000,
+        );
         await p.exit;
         clearTimeout(killer);
       }),
@@ -150,5 +172,5 @@ export async function startKbroker(
     await stop();
     throw err;
   }
-  return { name: `kbroker-${nodes}`, servers, brokers, stop };
+  return { name: `kbroker-${nodes}`, servers, brokers, stop, kill, restart };
 }

@@ -29,11 +29,26 @@
  * bench/results/zk-<timestamp>.json and bench/results/zk-latest.json. Exits 0 whether or not the target
  * is met. Every process and temporary dir it starts is removed at the end.
  */
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, type as osType, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import hdr from 'hdr-histogram-js';
+import {
+  createTopics,
+  fmt,
+  type Histogram,
+  histogram,
+  type Latency,
+  positiveInt,
+  ratio,
+  readTree,
+  renderTable,
+  type System,
+  summarise,
+  topicName,
+  waitForTopics,
+  writeResults,
+  writeTree,
+} from './common.js';
 import {
   type BenchAdmin,
   type KbrokerDeployment,
@@ -41,16 +56,7 @@ import {
   repoRoot,
   startKbroker,
 } from './kbroker-procs.js';
-import {
-  connectClient,
-  connectWithRetry,
-  createAll,
-  getChildren,
-  getData,
-  pool,
-  setData,
-  type ZkClient,
-} from './zk-client.js';
+import { connectClient, setData, type ZkClient } from './zk-client.js';
 import {
   liveChildren,
   startZooKeeper,
@@ -93,12 +99,7 @@ function parseOptions(argv: string[]): Options {
     process.exit(0);
   }
   const quick = values.quick ?? false;
-  const int = (name: string, v: string | undefined, dflt: number) => {
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-    return n;
-  };
+  const int = positiveInt;
   return {
     quick,
     topics: int('topics', values.topics, quick ? 500 : 10_000),
@@ -114,166 +115,7 @@ function parseOptions(argv: string[]): Options {
 
 const log = (msg: string) => console.error(`[zk-bench ${(performance.now() / 1000).toFixed(1)}s] ${msg}`);
 
-function histogram() {
-  return hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 600_000_000,
-    numberOfSignificantValueDigits: 3,
-    autoResize: true,
-    useWebAssembly: false,
-  });
-}
-type Histogram = ReturnType<typeof histogram>;
-
-interface Latency {
-  count: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  meanMs: number;
-}
-const ms = (us: number) => Number((us / 1000).toFixed(3));
-function summarise(h: Histogram): Latency {
-  return {
-    count: h.totalCount,
-    p50Ms: ms(h.getValueAtPercentile(50)),
-    p99Ms: ms(h.getValueAtPercentile(99)),
-    maxMs: ms(h.maxValue),
-    meanMs: ms(h.mean),
-  };
-}
-
-interface System {
-  readonly name: string;
-  readonly servers: readonly string[];
-}
-
 // ---------------------------------------------------------------- setup
-
-const topicName = (i: number) => `bench-${String(i).padStart(5, '0')}`;
-
-async function createTopics(admin: BenchAdmin, opts: Options): Promise<number> {
-  const t0 = performance.now();
-  const batch = 100;
-  const batches: number[] = [];
-  for (let i = 0; i < opts.topics; i += batch) batches.push(i);
-  let done = 0;
-  await pool(batches, 2, async (start) => {
-    const topics = [];
-    for (let i = start; i < Math.min(start + batch, opts.topics); i++)
-      topics.push({ topic: topicName(i), numPartitions: opts.partitions, replicationFactor: 3 });
-    // A loaded machine may see a controller election mid-run: a batch that failed is sent again
-    // (creating what exists already is refused per topic, not as a whole).
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await admin.createTopics({ topics, waitForLeaders: false, timeout: 60_000 });
-        break;
-      } catch (err) {
-        if (attempt >= 20) throw err;
-        log(`  topics ${start}..: ${(err as Error).message}; retrying`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-    done += topics.length;
-    if (done % 2000 < batch) log(`  ${done}/${opts.topics} topics created`);
-  });
-  return performance.now() - t0;
-}
-
-/** Waits until every server of `sys` shows every topic with the state of its last partition. */
-async function waitForTopics(sys: System, opts: Options, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const last = `/brokers/topics/${topicName(opts.topics - 1)}/partitions/${opts.partitions - 1}/state`;
-  await Promise.all(
-    sys.servers.map(async (s) => {
-      const c = await connectWithRetry(s);
-      try {
-        for (;;) {
-          const n = (await getChildren(c, '/brokers/topics').catch(() => [])).length;
-          const ok =
-            n >= opts.topics &&
-            (await getData(c, last).then(
-              () => true,
-              () => false,
-            ));
-          if (ok) return;
-          if (Date.now() > deadline)
-            throw new Error(`${s}: ${n}/${opts.topics} topics after ${timeoutMs} ms`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      } finally {
-        c.close();
-      }
-    }),
-  );
-}
-
-interface Znode {
-  readonly path: string;
-  readonly data: Buffer | null;
-  readonly depth: number;
-}
-
-const join2 = (parent: string, child: string) => (parent === '/' ? `/${child}` : `${parent}/${child}`);
-
-/** Every znode of the tree at `server` but / and /zookeeper, parents before children. */
-async function readTree(server: string): Promise<Znode[]> {
-  const clients = await Promise.all(Array.from({ length: 4 }, () => connectClient(server)));
-  try {
-    const out: Znode[] = [];
-    let level = (await getChildren(clients[0]!, '/')).filter((c) => c !== 'zookeeper').map((c) => `/${c}`);
-    let depth = 1;
-    let k = 0;
-    while (level.length > 0) {
-      const next: string[] = [];
-      const nodes: Znode[] = [];
-      await pool(level, 512, async (path) => {
-        const c = clients[k++ % clients.length]!;
-        const [data, children] = await Promise.all([getData(c, path), getChildren(c, path)]);
-        nodes.push({ path, data, depth });
-        for (const child of children) next.push(join2(path, child));
-      });
-      out.push(...nodes);
-      level = next;
-      depth++;
-    }
-    return out;
-  } finally {
-    for (const c of clients) c.close();
-  }
-}
-
-/**
- * Writes `tree` into the ZooKeeper servers of `sys`, level by level (a level's parents all exist), as
- * multi transactions of up to 500 creates, 8 in flight on each server's connection: a 230,000-znode
- * tree in seconds rather than one round trip per znode.
- */
-async function writeTree(sys: System, tree: readonly Znode[]): Promise<number> {
-  const t0 = performance.now();
-  const clients = await Promise.all(sys.servers.map((s) => connectClient(s)));
-  try {
-    const levels: Znode[][] = [];
-    for (const z of tree) {
-      levels[z.depth] ??= [];
-      levels[z.depth]!.push(z);
-    }
-    let k = 0;
-    for (const level of levels) {
-      if (level === undefined) continue;
-      const chunks: Znode[][] = [];
-      for (let i = 0; i < level.length; i += 500) chunks.push(level.slice(i, i + 500));
-      await pool(chunks, 8 * clients.length, (chunk) =>
-        createAll(
-          clients[k++ % clients.length]!,
-          chunk.map((z) => [z.path, z.data]),
-        ),
-      );
-    }
-  } finally {
-    for (const c of clients) c.close();
-  }
-  return performance.now() - t0;
-}
 
 // ---------------------------------------------------------------- reads
 
@@ -486,10 +328,6 @@ async function watchLatency(
 
 // ---------------------------------------------------------------- report
 
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}x` : '-');
-
 function table(systems: readonly System[], reads: ReadResult[], watches: WatchResult[]): string {
   const kb = systems[0]!.name;
   const zks = systems.slice(1).map((s) => s.name);
@@ -534,10 +372,7 @@ function table(systems: readonly System[], reads: ReadResult[], watches: WatchRe
       }),
     ]);
   }
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(head), widths.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+  return renderTable(head, rows);
 }
 
 // ---------------------------------------------------------------- main
@@ -575,7 +410,7 @@ async function main(): Promise<void> {
       `up after ${fmt(setupStartedMs)} ms; creating ${opts.topics} topics x ${opts.partitions} partitions (RF 3)`,
     );
     admin = await kbrokerAdmin(kb.brokers);
-    const createMs = await createTopics(admin, opts);
+    const createMs = await createTopics(admin, opts, log);
     await waitForTopics(kb, opts);
     log(`topics created and visible on every kbroker node in ${fmt(createMs)} ms (+ wait)`);
     const tree = await readTree(kb.servers[0]!);
@@ -717,10 +552,7 @@ async function main(): Promise<void> {
       table: out,
       totalMs: Math.round(performance.now() - started),
     };
-    await mkdir(opts.outDir, { recursive: true });
-    const stamped = join(opts.outDir, `zk-${result.date.replace(/:/g, '-')}.json`);
-    await writeFile(stamped, `${JSON.stringify(result, null, 2)}\n`);
-    await copyFile(stamped, join(opts.outDir, 'zk-latest.json'));
+    const stamped = await writeResults(opts.outDir, 'zk', result);
     console.log(`\nwrote ${stamped} and zk-latest.json (total ${fmt(result.totalMs / 1000, 1)} s)`);
   } finally {
     await admin?.disconnect().catch(() => {});

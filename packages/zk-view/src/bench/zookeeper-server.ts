@@ -30,25 +30,39 @@ export function zookeeperUnavailable(): string | undefined {
   return undefined;
 }
 
+/** Ports handed out by this process: deployments started side by side must not get the same one. */
+const handedOut = new Set<number>();
+
+/**
+ * `n` ports free now (listened on and closed again). The OS may offer a port just closed to the next
+ * caller, so ports this process handed out before are skipped: otherwise two deployments started
+ * at once could share one, and a client would talk ZooKeeper to a Kafka or quorum port.
+ */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => {
-    const a = s.address();
-    if (typeof a !== 'object' || a === null) throw new Error('no port');
-    return a.port;
-  });
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+  const out: number[] = [];
+  while (out.length < n) {
+    const servers = await Promise.all(
+      Array.from(
+        { length: n - out.length },
+        () =>
+          new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+            const s = createServer();
+            s.once('error', reject);
+            s.listen(0, '127.0.0.1', () => resolve(s));
+          }),
+      ),
+    );
+    for (const s of servers) {
+      const a = s.address();
+      if (typeof a !== 'object' || a === null) throw new Error('no port');
+      if (!handedOut.has(a.port)) {
+        handedOut.add(a.port);
+        out.push(a.port);
+      }
+    }
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
+  return out;
 }
 
 export interface ZooKeeperDeployment {
@@ -56,6 +70,14 @@ export interface ZooKeeperDeployment {
   /** host:port of each server. */
   readonly servers: readonly string[];
   stop(): Promise<void>;
+}
+
+/** A deployment whose servers can be killed (SIGKILL) and started again on the same data dir. */
+export interface RestartableDeployment extends ZooKeeperDeployment {
+  /** kill -9 of server `i` (index into `servers`); resolves once the process is gone. */
+  kill(i: number): Promise<void>;
+  /** Starts server `i` again with its data dir; resolves once the process is spawned. */
+  restart(i: number): Promise<void>;
 }
 
 /** A child process whose output tail is kept for error messages. */
@@ -125,12 +147,17 @@ export function fourLetterWord(server: string, word: string, timeoutMs = 5000): 
  * Starts `size` servers: 1 = standalone (ZooKeeperServerMain), 3 = an ensemble (QuorumPeerMain).
  * Ready when a client session opens on every server (for an ensemble: once a quorum has formed).
  */
-export async function startZooKeeper(size: 1 | 3, timeoutMs = 60_000): Promise<ZooKeeperDeployment> {
+export async function startZooKeeper(size: 1 | 3, timeoutMs = 60_000): Promise<RestartableDeployment> {
   const why = zookeeperUnavailable();
   if (why !== undefined) throw new Error(`cannot start ZooKeeper: ${why}`);
   const root = await mkdtemp(join(tmpdir(), 'zk-bench-zookeeper-'));
   const ports = await freePorts(size * 3);
   const procs: ReturnType<typeof spawnJava>[] = [];
+  const argsOf: string[][] = [];
+  const launch = (i: number, args: string[]) => {
+    argsOf[i] = args;
+    procs[i] = spawnJava(args);
+  };
   const servers = Array.from({ length: size }, (_, i) => `127.0.0.1:${ports[i]}`);
   const stop = async () => {
     await Promise.all(procs.map(stopChild));
@@ -138,16 +165,14 @@ export async function startZooKeeper(size: 1 | 3, timeoutMs = 60_000): Promise<Z
   };
   try {
     if (size === 1) {
-      procs.push(
-        spawnJava([
-          '-cp',
-          CLASSPATH,
-          ...JVM_FLAGS,
-          'org.apache.zookeeper.server.ZooKeeperServerMain',
-          String(ports[0]),
-          root,
-        ]),
-      );
+      launch(0, [
+        '-cp',
+        CLASSPATH,
+        ...JVM_FLAGS,
+        'org.apache.zookeeper.server.ZooKeeperServerMain',
+        String(ports[0]),
+        root,
+      ]);
     } else {
       const serverLines = Array.from(
         { length: size },
@@ -174,15 +199,7 @@ export async function startZooKeeper(size: 1 | 3, timeoutMs = 60_000): Promise<Z
             '',
           ].join('\n'),
         );
-        procs.push(
-          spawnJava([
-            '-cp',
-            CLASSPATH,
-            ...JVM_FLAGS,
-            'org.apache.zookeeper.server.quorum.QuorumPeerMain',
-            cfg,
-          ]),
-        );
+        launch(i, ['-cp', CLASSPATH, ...JVM_FLAGS, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg]);
       }
     }
     const deadline = Date.now() + timeoutMs;
@@ -207,5 +224,25 @@ export async function startZooKeeper(size: 1 | 3, timeoutMs = 60_000): Promise<Z
     await stop();
     throw err;
   }
-  return { name: size === 1 ? 'zookeeper-1' : `zookeeper-${size}`, servers, stop };
+  const kill = async (i: number) => {
+    const p = procs[i]!;
+    if (p.exited()) return;
+    p.child.kill('SIGKILL');
+    await p.exit;
+  };
+  const restart = async (i: number) => {
+    await kill(i);
+    launch(i, argsOf[i]!);
+  };
+  return { name: size === 1 ? 'zookeeper-1' : `zookeeper-${size}`, servers, stop, kill, restart };
+}
+
+/** `srvr`'s Mode line of each server ('leader', 'follower', 'standalone'; '' when it does not answer). */
+export async function zookeeperModes(servers: readonly string[]): Promise<string[]> {
+  return Promise.all(
+    servers.map(async (s) => {
+      const out = await fourLetterWord(s, 'srvr', 2000).catch(() => '');
+      return /Mode: (\w+)/.exec(out)?.[1] ?? '';
+    }),
+  );
 }

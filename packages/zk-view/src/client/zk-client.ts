@@ -2,8 +2,9 @@
  * A small, pipelined ZooKeeper client over our own jute codec: one session on one connection, any
  * number of requests in flight (ZooKeeper answers a session's requests in order), digest auth and a
  * chroot. Made for bulk reads and writes of whole trees (the migration tool reads every znode of a
- * Kafka layout, its benchmark writes 200,000 partitions): no watches, no reconnection; a lost
- * connection fails every pending request with CONNECTIONLOSS.
+ * Kafka layout, its benchmark writes 200,000 partitions) and for benchmarks: one-shot watches
+ * (`watch: true` on getData, getChildren and exists; every event goes to `onWatch` listeners), no
+ * reconnection; a lost connection fails every pending request with CONNECTIONLOSS.
  */
 import { createConnection, type Socket } from 'node:net';
 import { ErrorCode, OpCode, Xid } from '../jute/constants.js';
@@ -16,6 +17,8 @@ import {
   readMultiHeader,
   readReplyHeader,
   readStat,
+  readWatcherEvent,
+  type WatcherEvent,
   writeAuthPacket,
   writeConnectRequest,
   writeCreateRequest,
@@ -104,6 +107,7 @@ export class ZkWireClient {
   private ping: NodeJS.Timeout | undefined;
   private out: Buffer[] = [];
   private flushScheduled = false;
+  private readonly watchListeners = new Set<(event: WatcherEvent) => void>();
 
   private constructor(
     private readonly socket: Socket,
@@ -224,7 +228,17 @@ export class ZkWireClient {
   private onFrame(frame: Buffer): void {
     const r = new JuteReader(frame, Number.MAX_SAFE_INTEGER);
     const h = readReplyHeader(r);
-    if (h.xid === Xid.ping || h.xid === Xid.notification) return;
+    if (h.xid === Xid.notification) {
+      // Paths come with the chroot: strip it, as the application gave them without.
+      const e = readWatcherEvent(r);
+      const path =
+        this.chroot !== '' && e.path.startsWith(this.chroot)
+          ? e.path.slice(this.chroot.length) || '/'
+          : e.path;
+      for (const l of this.watchListeners) l({ ...e, path });
+      return;
+    }
+    if (h.xid === Xid.ping) return;
     const p = this.pending.get(h.xid);
     if (p === undefined) return;
     this.pending.delete(h.xid);
@@ -292,6 +306,11 @@ export class ZkWireClient {
     });
   }
 
+  /** False once the connection is lost or the session closed: every request then fails. */
+  get isOpen(): boolean {
+    return this.failure === undefined && !this.closed;
+  }
+
   /** Requests sent and not yet answered. */
   get inFlight(): number {
     return this.pending.size;
@@ -317,13 +336,37 @@ export class ZkWireClient {
     });
   }
 
+  /**
+   * Calls `listener` with every watch event of this session (type as ZooKeeper's EventType: 1
+   * created, 2 deleted, 3 data changed, 4 children changed); returns a function that removes it.
+   */
+  onWatch(listener: (event: WatcherEvent) => void): () => void {
+    this.watchListeners.add(listener);
+    return () => this.watchListeners.delete(listener);
+  }
+
+  /** The stat, or undefined when absent; `watch` leaves a watch either way (created/deleted/changed). */
+  async exists(path: string, options: { watch?: boolean } = {}): Promise<Stat | undefined> {
+    try {
+      return await this.request(
+        OpCode.exists,
+        path,
+        (w) => writePathWatchRequest(w, { path: this.full(path), watch: options.watch ?? false }),
+        readStat,
+      );
+    } catch (err) {
+      if (err instanceof ZkError && err.errorCode === ErrorCode.NONODE) return undefined;
+      throw err;
+    }
+  }
+
   /** Data and stat, or undefined when the znode does not exist. */
-  async getData(path: string): Promise<ZnodeRead | undefined> {
+  async getData(path: string, options: { watch?: boolean } = {}): Promise<ZnodeRead | undefined> {
     try {
       return await this.request(
         OpCode.getData,
         path,
-        (w) => writePathWatchRequest(w, { path: this.full(path), watch: false }),
+        (w) => writePathWatchRequest(w, { path: this.full(path), watch: options.watch ?? false }),
         (r) => ({ data: r.buffer(), stat: readStat(r) }),
       );
     } catch (err) {
@@ -333,12 +376,15 @@ export class ZkWireClient {
   }
 
   /** Child names (unsorted, as ZooKeeper returns them) and stat, or undefined when absent. */
-  async getChildren(path: string): Promise<{ children: string[]; stat: Stat } | undefined> {
+  async getChildren(
+    path: string,
+    options: { watch?: boolean } = {},
+  ): Promise<{ children: string[]; stat: Stat } | undefined> {
     try {
       return await this.request(
         OpCode.getChildren2,
         path,
-        (w) => writePathWatchRequest(w, { path: this.full(path), watch: false }),
+        (w) => writePathWatchRequest(w, { path: this.full(path), watch: options.watch ?? false }),
         (r) => ({ children: readChildren(r), stat: readStat(r) }),
       );
     } catch (err) {
