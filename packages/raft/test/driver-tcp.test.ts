@@ -2,7 +2,7 @@
  * Three drivers over real TCP and real LevelDB: elect, replicate, kill, restart, compare logs.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { NotLeaderError } from '../src/errors.js';
+import { LeadershipLostError, NotLeaderError } from '../src/errors.js';
 import { startRaftNode } from '../src/node.js';
 import { DataDirMismatchError } from '../src/storage/data-dir.js';
 import { ListStateMachine, TestCluster, waitFor } from './helpers/cluster.js';
@@ -88,6 +88,21 @@ describe('RaftNode over TCP and LevelDB', () => {
     await cluster.stopNode(leader.id, true);
     const next = await cluster.leader();
     expect(next.status().term).toBe(before + 1);
+  });
+
+  it('a leader cut off from the quorum fails its uncommitted proposals when it steps down', async () => {
+    cluster = new TestCluster(3);
+    await cluster.start();
+    const leader = await cluster.leader();
+    await leader.propose(enc('before'));
+    leader.setPartitioned('all');
+    // A proposal timeout far beyond the test's: only the step-down can end it in time.
+    const pending = leader.propose(enc('cut off'), 10 * 60_000).catch((e: unknown) => e);
+    const err = await pending;
+    expect(err).toBeInstanceOf(LeadershipLostError);
+    expect(err).toMatchObject({ code: 'LEADERSHIP_LOST', retriable: true });
+    expect(leader.status().role).not.toBe('leader');
+    leader.setPartitioned(undefined);
   });
 
   it('refuses a data dir formatted for another cluster, naming both ids', async () => {
