@@ -144,6 +144,15 @@ function sh(cmd) {
   }
 }
 
+/** A number named `name` anywhere in the result's sections (one level down), formatted. */
+function found(r, name) {
+  for (const v of Object.values(r)) {
+    if (v !== null && typeof v === 'object' && typeof v[name] === 'number')
+      return fmt(v[name], v[name] < 100 ? 1 : 0);
+  }
+  return undefined;
+}
+
 /** Every target of a result as { name, wanted, actual, pass }, whatever shape the benchmark used. */
 function targetsOf(r) {
   if (r === undefined) return [];
@@ -162,8 +171,11 @@ function targetsOf(r) {
         t.value !== undefined
           ? fmt(t.value, t.value < 100 ? 1 : 0)
           : t.values
-            ? JSON.stringify(t.values)
-            : '',
+            ? Object.entries(t.values)
+                .map(([k, v]) => `${k}: ${fmt(v, 0)}`)
+                .join('; ')
+            : // Some benchmarks keep the measured value beside the target, under the target's name.
+              (found(r, name) ?? ''),
       pass: t.met,
     }));
   if (r.target) return [{ name: r.target.description, wanted: '', actual: '', pass: r.target.met }];
