@@ -24,6 +24,7 @@
  * Prints a table on stdout (progress on stderr) and writes JSON to bench/results/cluster-<timestamp>.json
  * and bench/results/cluster-latest.json. Exits 0 whether or not the target is met.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -31,11 +32,16 @@ import { cpus, type as osType, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { format as formatLine, parseArgs } from 'node:util';
 import { Kbroker } from '@kbroker/client';
 import { Connection } from '@kbroker/client/connection';
 import type { ApiName, ApiRequest, ApiResponse } from '@kbroker/client/protocol';
 import { main } from '../cli/main.js';
+
+/** Output for people on stdout (this is a command-line entry point, not library code). */
+const say = (...parts: unknown[]): void => {
+  process.stdout.write(`${formatLine(...parts)}\n`);
+};
 
 const TARGET_SINGLE_NODE_SERVE_MS = 500;
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -64,7 +70,7 @@ function parseOptions(argv: string[]): Options {
     },
   });
   if (values.help) {
-    console.log(
+    say(
       'usage: cluster-bench [--quick] [--runs N] [--detect-reps N] [--duration-ms N] [--profile] [--out-dir DIR]',
     );
     process.exit(0);
@@ -765,7 +771,7 @@ async function run(): Promise<void> {
   );
   out.push('');
   out.push(`JSON: ${file}`);
-  console.log(out.join('\n'));
+  say(out.join('\n'));
 }
 
 run().then(

@@ -20,6 +20,7 @@
  *
  * Prints a table and writes bench/results/client-latest.json (and a timestamped copy).
  */
+
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -27,9 +28,14 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { format as formatLine, parseArgs } from 'node:util';
 import hdr from 'hdr-histogram-js';
 import { Kbroker } from '../index.js';
+
+/** Output for people on stdout (this is a command-line entry point, not library code). */
+const say = (...parts: unknown[]): void => {
+  process.stdout.write(`${formatLine(...parts)}\n`);
+};
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const KBROKER_BIN = join(REPO_ROOT, 'packages/broker/bin/kbroker.js');
@@ -289,7 +295,7 @@ async function measure(
     errors,
   };
   histogram.destroy();
-  console.log(
+  say(
     `  ${name.padEnd(34)} ${String(callers).padStart(3)} callers  ${String(result.opsPerSec).padStart(7)} ops/s` +
       `  ${String(result.itemsPerSec).padStart(7)} items/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms` +
       (errors > 0 ? `  (${errors} errors)` : ''),
@@ -321,7 +327,7 @@ async function summarizeProfiles(dir: string, top = 15): Promise<void> {
         startTime: number;
         endTime: number;
       };
-      console.log(`\n${sub} (${file}): hottest functions by self time`);
+      say(`\n${sub} (${file}): hottest functions by self time`);
       printHotSpots(profile.nodes, top);
     }
   }
@@ -339,7 +345,7 @@ function printHotSpots(nodes: readonly CpuProfileNode[], top: number): void {
   }
   const rows = [...byFunction.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
   for (const [key, hits] of rows) {
-    console.log(`  ${((100 * hits) / Math.max(1, total)).toFixed(1).padStart(5)}%  ${key}`);
+    say(`  ${((100 * hits) / Math.max(1, total)).toFixed(1).padStart(5)}%  ${key}`);
   }
 }
 
@@ -347,11 +353,11 @@ function printHotSpots(nodes: readonly CpuProfileNode[], top: number): void {
 
 async function main(): Promise<void> {
   const opts = parseOptions();
-  console.log(
+  say(
     `client benchmark${opts.quick ? ' (--quick)' : ''}: ${opts.durationMs} ms per case after ${opts.warmupMs} ms ` +
       `of warm-up; ${os.cpus().length} CPUs, node ${process.version}`,
   );
-  console.log('starting a 3-node kbroker cluster (3 processes)...');
+  say('starting a 3-node kbroker cluster (3 processes)...');
   const cluster = await startProcessCluster(3, opts.profile);
   const results: CaseResult[] = [];
   const keep = (r: CaseResult | undefined): void => {
@@ -374,7 +380,7 @@ async function main(): Promise<void> {
     // 1. Metadata reads against one broker: a follower (not the controller), bootstrapped alone.
     const reader = cluster.brokers.find((b) => b.nodeId !== controller) ?? cluster.brokers[0]!;
     target = reader.address;
-    console.log(`\nmetadata reads against broker ${reader.nodeId} only (${reader.address})`);
+    say(`\nmetadata reads against broker ${reader.nodeId} only (${reader.address})`);
     const readClient = new Kbroker({ brokers: [reader.address], clientId: 'bench-reads' });
     const admin = readClient.admin();
     await admin.connect();
@@ -395,7 +401,7 @@ async function main(): Promise<void> {
     await readClient.disconnect();
 
     // 2. Offset commits against the 3-node cluster.
-    console.log(`\noffset commits against the 3-node cluster (controller: node ${controller})`);
+    say(`\noffset commits against the 3-node cluster (controller: node ${controller})`);
     const commitClient = new Kbroker({ brokers: all, clientId: 'bench-commits' });
     const offsets = commitClient.offsets();
     await commitClient.connect();
@@ -427,33 +433,33 @@ async function main(): Promise<void> {
   /** A target is judged only when its cases ran (`--only` may skip them). */
   const verdict = (ran: boolean, met: boolean): string => (!ran ? 'SKIP' : met ? 'PASS' : 'MISS');
 
-  console.log('\n| case | callers | ops/s | items/s | p50 ms | p99 ms | max ms | errors |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  say('\n| case | callers | ops/s | items/s | p50 ms | p99 ms | max ms | errors |');
+  say('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
-    console.log(
+    say(
       `| ${r.name} | ${r.callers} | ${r.opsPerSec} | ${r.itemsPerSec} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.errors} |`,
     );
   }
-  console.log('');
+  say('');
   for (const r of reads64) {
-    console.log(
+    say(
       `${r.opsPerSec >= TARGET_READS_PER_SEC ? 'PASS' : 'MISS'}  ${r.name} with 64 callers: ${r.opsPerSec} reads/s ` +
         `on one broker (target >= ${TARGET_READS_PER_SEC})`,
     );
   }
   const commits64 = results.filter((r) => r.group === 'offsets' && r.callers === 64);
   for (const r of commits64) {
-    console.log(
+    say(
       `${r.itemsPerSec >= TARGET_PARTITIONS_COMMITTED_PER_SEC ? 'pass' : 'miss'}  ${r.name} with 64 callers: ` +
         `${r.itemsPerSec} partitions committed/s`,
     );
   }
-  console.log(
+  say(
     `${verdict(commitCases.length > 0, commitsMet)}  offset commits: ${commitBest} partitions committed/s at best ` +
       `(target >= ${TARGET_PARTITIONS_COMMITTED_PER_SEC})`,
   );
   if ((reads64.length > 0 && !readsMet) || (commitCases.length > 0 && !commitsMet)) {
-    console.log(
+    say(
       'a target was missed: rerun with --profile (brokers) and with node --cpu-prof (this client) to see why',
     );
   }
@@ -492,7 +498,7 @@ async function main(): Promise<void> {
   const json = `${JSON.stringify(output, null, 2)}\n`;
   await writeFile(join(opts.outDir, `client-${date.replaceAll(':', '-')}.json`), json);
   await writeFile(join(opts.outDir, 'client-latest.json'), json);
-  console.log(`\nwrote ${join(opts.outDir, 'client-latest.json')}`);
+  say(`\nwrote ${join(opts.outDir, 'client-latest.json')}`);
 }
 
 main().catch((err: unknown) => {

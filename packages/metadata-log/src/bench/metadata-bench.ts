@@ -16,10 +16,11 @@
  * 5. Snapshot write (time, bytes) and load (time), checked against the image.
  * Prints a table and writes bench/results/metadata-latest.json (and a timestamped copy).
  */
+
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { format as formatLine, parseArgs } from 'node:util';
 import { type Entry, EntryKind } from '@kbroker/raft';
 import { fenceBroker } from '../controller/handlers.js';
 import { MetadataDelta, type MetadataImage } from '../image/metadata-image.js';
@@ -33,6 +34,11 @@ import {
 } from '../records.js';
 import { readSnapshot, writeSnapshot } from '../snapshot.js';
 import { MetadataStateMachine } from '../state-machine.js';
+
+/** Output for people on stdout (this is a command-line entry point, not library code). */
+const say = (...parts: unknown[]): void => {
+  process.stdout.write(`${formatLine(...parts)}\n`);
+};
 
 const TARGET_HEAP_BYTES_PER_PARTITION = 500;
 const TARGET_SNAPSHOT_LOAD_MS_2M = 10_000;
@@ -373,14 +379,14 @@ async function main(): Promise<void> {
   ];
   const w1 = Math.max(...rows.map((r) => r[0].length));
   const w2 = Math.max(...rows.map((r) => r[1].length));
-  console.log(`\n${'metric'.padEnd(w1)}  ${'value'.padStart(w2)}  target`);
-  for (const [a, b, c] of rows) console.log(`${a.padEnd(w1)}  ${b.padStart(w2)}  ${c}`);
+  say(`\n${'metric'.padEnd(w1)}  ${'value'.padStart(w2)}  target`);
+  for (const [a, b, c] of rows) say(`${a.padEnd(w1)}  ${b.padStart(w2)}  ${c}`);
 
   await mkdir(opts.outDir, { recursive: true });
   const json = `${JSON.stringify(result, null, 2)}\n`;
   await writeFile(join(opts.outDir, `metadata-${result.date.replaceAll(':', '-')}.json`), json);
   await writeFile(join(opts.outDir, 'metadata-latest.json'), json);
-  console.log(`\nwrote ${join(opts.outDir, 'metadata-latest.json')}`);
+  say(`\nwrote ${join(opts.outDir, 'metadata-latest.json')}`);
   if (!equal) process.exitCode = 1;
 }
 

@@ -12,18 +12,24 @@
  * stderr) and writes JSON to bench/results/raft-<timestamp>.json and bench/results/raft-latest.json.
  * Exits 0 whether or not the targets are met; non-zero only when the benchmark itself fails.
  */
+
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, arch as osArch, type as osType, platform, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { format as formatLine, parseArgs } from 'node:util';
 import { RAFT_DEFAULTS } from '../driver.js';
 import { type DiskResult, measureDisk, newDiskSamples } from './disk.js';
 import { liveProcesses, NodeProcess, withTimeout } from './node-process.js';
 import { type LoadResult, type NodeStatusReply, nowMs, sleep, type TimingOverrides } from './protocol.js';
 import { type LatencySummary, median, round3 } from './stats.js';
+
+/** Output for people on stdout (this is a command-line entry point, not library code). */
+const say = (...parts: unknown[]): void => {
+  process.stdout.write(`${formatLine(...parts)}\n`);
+};
 
 const PAYLOAD_BYTES = 200;
 const CLUSTER_SIZE = 3;
@@ -64,7 +70,7 @@ function parseOptions(argv: string[]): Options {
     strict: true,
   });
   if (values.help) {
-    console.log(
+    say(
       'usage: raft-bench [--quick] [--duration-ms N] [--warmup-ms N] [--failover-reps N] ' +
         '[--concurrency 1,16,256] [--fsync-iters N] [--election-timeout-ms N] [--heartbeat-ms N] ' +
         '[--tick-ms N] [--profile-dir DIR] [--out-dir DIR]',
@@ -586,7 +592,7 @@ async function main(): Promise<void> {
   );
   out.push('');
   out.push(`JSON: ${file}`);
-  console.log(out.join('\n'));
+  say(out.join('\n'));
 }
 
 main().then(

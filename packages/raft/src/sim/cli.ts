@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { performance } from 'node:perf_hooks';
 /**
  * Runs the Raft simulation from the command line.
  *
@@ -8,9 +9,14 @@
  * Options: --intensity calm|moderate|violent, --fault-ms N (override the seed's plan).
  * Exits with status 1 if any seed fails; each failure prints its seed and the command replaying it.
  */
-import { performance } from 'node:perf_hooks';
+import { format as formatLine } from 'node:util';
 import { SimFailure } from './cluster.js';
 import { type Intensity, type PlanOverrides, runSimulation, type SimResult } from './simulation.js';
+
+/** Output for people on stdout (this is a command-line entry point, not library code). */
+const say = (...parts: unknown[]): void => {
+  process.stdout.write(`${formatLine(...parts)}\n`);
+};
 
 interface Args {
   seed?: number;
@@ -103,10 +109,10 @@ function runOne(seed: number, args: Args): boolean {
     const result = runSimulation({
       seed,
       overrides: args.overrides,
-      ...(args.trace ? { trace: (line: string) => console.log(line) } : {}),
+      ...(args.trace ? { trace: (line: string) => say(line) } : {}),
     });
-    console.log(describe(result));
-    console.log(`  PASS in ${(performance.now() - started).toFixed(0)}ms wall`);
+    say(describe(result));
+    say(`  PASS in ${(performance.now() - started).toFixed(0)}ms wall`);
     return true;
   } catch (err) {
     printFailure(seed, err);
@@ -134,16 +140,16 @@ function runMany(count: number, start: number, args: Args): boolean {
     }
     if ((k + 1) % 100 === 0 || k + 1 === count) {
       const secs = (performance.now() - started) / 1000;
-      console.log(
+      say(
         `${k + 1}/${count} seeds, ${failed.length} failed, ${secs.toFixed(1)}s, ${(events / secs / 1000).toFixed(0)}k events/s`,
       );
     }
   }
   if (failed.length > 0) {
-    console.log(`failing seeds: ${failed.join(' ')}`);
-    console.log(`replay one with: ${replayCommand(failed[0]!)}`);
+    say(`failing seeds: ${failed.join(' ')}`);
+    say(`replay one with: ${replayCommand(failed[0]!)}`);
   }
-  console.log(`${count - failed.length} passed, ${failed.length} failed`);
+  say(`${count - failed.length} passed, ${failed.length} failed`);
   return failed.length === 0;
 }
 

@@ -41,10 +41,11 @@
  * Prints tables on stdout (progress on stderr), writes bench/results/vs-zookeeper-<date>.json and
  * vs-zookeeper-latest.json; exits 0 whether or not the targets are met.
  */
+
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { format as formatLine, parseArgs } from 'node:util';
 import { ZkError, ZkWireClient } from '../client/zk-client.js';
 import {
   createTopics,
@@ -71,6 +72,11 @@ import {
   zookeeperModes,
   zookeeperUnavailable,
 } from './zookeeper-server.js';
+
+/** Output for people on stdout (this is a command-line entry point, not library code). */
+const say = (...parts: unknown[]): void => {
+  process.stdout.write(`${formatLine(...parts)}\n`);
+};
 
 interface Options {
   quick: boolean;
@@ -111,7 +117,7 @@ function parseOptions(argv: string[]): Options {
     },
   });
   if (values.help) {
-    console.log(
+    say(
       'usage: vs-zookeeper [--quick] [--topics N] [--offset-partitions N] [--clients 1,16,256] [--duration-ms N] ' +
         '[--rounds N] [--failover-reps N] [--election-timeout-ms N] [--profile] [--only commits,reads,create,failover] [--out-dir DIR]',
     );
@@ -876,24 +882,23 @@ async function main(): Promise<void> {
       targets.map((t) => [t.name, t.wanted, `${t.ratio.toFixed(2)}x`, t.pass ? 'PASS' : 'MISS']),
     );
     const m = machine();
-    console.log(
+    say(
       `\nkbroker vs ZooKeeper: 3 servers each on loopback, fsync on; ${opts.topics} topics x ${opts.partitions} partitions, ` +
         `${paths.length} offset znodes; ${opts.durationMs} ms per case after ${opts.warmupMs} ms warm-up, ${opts.rounds} round(s) alternating`,
     );
-    console.log(
+    say(
       `${m.cpus} CPUs (${m.cpuModel}), node ${m.node}, ${m.java}; load average ${m.loadAverage.join(' ')}\n`,
     );
-    console.log(loadTable);
-    console.log(`\n${failoverTable}\n\n${targetTable}`);
+    say(loadTable);
+    say(`\n${failoverTable}\n\n${targetTable}`);
 
     const stoppedMs = performance.now();
     await Promise.all(stops.splice(0).map((s) => s().catch(() => {})));
     const profile = profileDir !== undefined ? await hotSpots(profileDir) : undefined;
     if (profile !== undefined) {
       for (const p of profile) {
-        console.log(`\nkbroker ${p.file}: hottest functions by self time`);
-        for (const [pct, name] of p.top.slice(0, 15))
-          console.log(`  ${pct.toFixed(1).padStart(5)}%  ${name}`);
+        say(`\nkbroker ${p.file}: hottest functions by self time`);
+        for (const [pct, name] of p.top.slice(0, 15)) say(`  ${pct.toFixed(1).padStart(5)}%  ${name}`);
       }
       await rm(profileDir!, { recursive: true, force: true });
     }
@@ -927,7 +932,7 @@ async function main(): Promise<void> {
       totalMs: Math.round(stoppedMs - started),
     };
     const file = await writeResults(opts.outDir, 'vs-zookeeper', result);
-    console.log(`\nwrote ${file} and vs-zookeeper-latest.json (total ${fmt(result.totalMs / 1000, 1)} s)`);
+    say(`\nwrote ${file} and vs-zookeeper-latest.json (total ${fmt(result.totalMs / 1000, 1)} s)`);
   } finally {
     await Promise.all(stops.map((s) => s().catch(() => {})));
   }

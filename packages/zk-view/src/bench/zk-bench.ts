@@ -29,9 +29,10 @@
  * bench/results/zk-<timestamp>.json and bench/results/zk-latest.json. Exits 0 whether or not the target
  * is met. Every process and temporary dir it starts is removed at the end.
  */
+
 import { cpus, loadavg, type as osType, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { format as formatLine, parseArgs } from 'node:util';
 import {
   createTopics,
   fmt,
@@ -64,6 +65,11 @@ import {
   zookeeperUnavailable,
 } from './zookeeper-server.js';
 
+/** Output for people on stdout (this is a command-line entry point, not library code). */
+const say = (...parts: unknown[]): void => {
+  process.stdout.write(`${formatLine(...parts)}\n`);
+};
+
 interface Options {
   quick: boolean;
   topics: number;
@@ -93,7 +99,7 @@ function parseOptions(argv: string[]): Options {
     },
   });
   if (values.help) {
-    console.log(
+    say(
       'usage: zk-bench [--quick] [--topics N] [--partitions N] [--duration-ms N] [--rounds N] [--watch-samples N] [--no-ensemble] [--out-dir DIR]',
     );
     process.exit(0);
@@ -508,18 +514,18 @@ async function main(): Promise<void> {
 
     const out = table(systems, reads, watches);
     const loadAverage = loadavg().map((x) => Number(x.toFixed(2)));
-    console.log(
+    say(
       `\nZooKeeper view: ${opts.topics} topics x ${opts.partitions} partitions, ${tree.length} znodes; ${opts.durationMs} ms per read case (after ${opts.warmupMs} ms warm-up), 64 in flight per connection`,
     );
-    console.log(
+    say(
       `${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}; client, kbroker and ZooKeeper share the machine; load average at the end ${loadAverage.join(' ')}\n`,
     );
-    console.log(out);
-    console.log(
+    say(out);
+    say(
       `\ntarget (kbroker read throughput >= ZooKeeper's in every read case): ${targetMet ? 'PASS' : 'MISS'}`,
     );
     for (const r of ratios.filter((x) => x.throughputRatio < 1))
-      console.log(`  below: ${r.op} ${r.connections}x${r.inflight} vs ${r.versus}: ${r.throughputRatio}x`);
+      say(`  below: ${r.op} ${r.connections}x${r.inflight} vs ${r.versus}: ${r.throughputRatio}x`);
 
     const result = {
       benchmark: 'zk',
@@ -553,7 +559,7 @@ async function main(): Promise<void> {
       totalMs: Math.round(performance.now() - started),
     };
     const stamped = await writeResults(opts.outDir, 'zk', result);
-    console.log(`\nwrote ${stamped} and zk-latest.json (total ${fmt(result.totalMs / 1000, 1)} s)`);
+    say(`\nwrote ${stamped} and zk-latest.json (total ${fmt(result.totalMs / 1000, 1)} s)`);
   } finally {
     await admin?.disconnect().catch(() => {});
     await Promise.all(
