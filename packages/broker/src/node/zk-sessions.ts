@@ -84,13 +84,6 @@ export class ReplicatedSessionStore implements SessionStore {
     return () => this.listeners.delete(listener);
   }
 
-  /** Sessions this node owns in its image (for metrics and tests). */
-  get ownedCount(): number {
-    let n = 0;
-    for (const s of this.opts.metadata.image.zkSessions.sessions()) if (s.ownerId === this.opts.nodeId) n++;
-    return n;
-  }
-
   /** Stops reporting and listening; sessions live on in the cluster until they expire or move. */
   dispose(): void {
     clearInterval(this.timer);
