@@ -836,7 +836,7 @@ class ImageLoader {
         groupId,
         new GroupOffsetsImpl(
           groupId,
-          g.topics,
+          PMap.from(g.topics),
           g.size,
           created,
           createdTime,

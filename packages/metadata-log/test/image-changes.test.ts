@@ -212,17 +212,20 @@ describe('MetadataDelta.changes', () => {
       commitTimestampMs: 0,
     });
     let [img, ch] = step(MetadataImage.EMPTY, [commit(0), commit(1), commit(1)]);
-    expect(ch).toEqual([{ kind: 'offsets-committed', groupId: 'g', partitions: 2 }]);
+    expect(ch).toEqual([{ kind: 'offsets-committed', groupId: 'g', partitions: 2, topics: ['t'] }]);
     [img, ch] = step(img, [
       { type: RecordType.OffsetDelete, version: 0, groupId: 'g', topic: 't', partition: 0 },
       commit(1),
     ]);
     expect(ch).toEqual([
-      { kind: 'offsets-deleted', groupId: 'g' },
-      { kind: 'offsets-committed', groupId: 'g', partitions: 1 },
+      { kind: 'offsets-deleted', groupId: 'g', topics: ['t'] },
+      { kind: 'offsets-committed', groupId: 'g', partitions: 1, topics: ['t'] },
     ]);
+    [img, ch] = step(img, [{ ...commit(0), topic: 'u' }]);
+    // Only the topic the batch touched is named (and compared).
+    expect(ch).toEqual([{ kind: 'offsets-committed', groupId: 'g', partitions: 1, topics: ['u'] }]);
     [, ch] = step(img, [{ type: RecordType.OffsetDelete, version: 0, groupId: 'g' }]);
-    expect(ch).toEqual([{ kind: 'offsets-deleted', groupId: 'g' }]);
+    expect(ch).toEqual([{ kind: 'offsets-deleted', groupId: 'g', topics: ['t', 'u'] }]);
   });
 
   it('diffImages between unrelated images reports the same kinds of change', () => {

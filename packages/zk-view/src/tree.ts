@@ -13,7 +13,15 @@
  * every image. The changes are what differs between two consecutive snapshots.
  */
 import type { MetadataChange, MetadataImageView } from '@kbroker/metadata-log';
-import { DEFAULT_ENTITY, ImageZnodeSnapshot, joinPath, parentOf, type ZkViewOptions } from './layout.js';
+import {
+  DEFAULT_ENTITY,
+  ImageZnodeSnapshot,
+  isZnodeName,
+  joinPath,
+  parentOf,
+  type ZkViewOptions,
+  zxidOf,
+} from './layout.js';
 import type { Znode, ZnodeChange, ZnodeChangeKind, ZnodeTree, ZnodeTreeSnapshot } from './types.js';
 
 /** What the tree needs of a MetadataStateMachine (which satisfies it). */
@@ -114,7 +122,7 @@ export class MetadataZnodeTree implements ZnodeTree {
     const prev = this.snapshot;
     const next = this.build(image);
     const diff = new Differ(prev, next);
-    diff.run(candidates(events, prev, next));
+    diff.run(candidates(events, prev, next, diff));
     this.snapshot = next;
     const changes = diff.sorted();
     for (const listener of [...this.listeners]) {
@@ -127,11 +135,18 @@ export class MetadataZnodeTree implements ZnodeTree {
   }
 }
 
-/** Paths that may have changed, from the image's events (their ancestors and subtrees are added by the Differ). */
+/**
+ * Paths that may have changed, from the image's events (their ancestors and subtrees are added by the
+ * Differ). A new commit of a partition that had one (the same creation) changes its znode's data and
+ * nothing else: not its parents' stats, which move with creations and deletions only. It goes to the
+ * Differ as a known data change, without comparing it or its ancestors (the hot path: a consumer
+ * group committing costs O(1) a partition, whatever the size of the group).
+ */
 function candidates(
   events: readonly MetadataChange[],
   prev: ImageZnodeSnapshot,
   next: ImageZnodeSnapshot,
+  diff: Differ,
 ): string[] {
   // The controller and its epoch move with Raft, not with records: always compared (two lookups).
   const out = ['/controller', '/controller_epoch'];
@@ -179,23 +194,35 @@ function candidates(
       case 'offsets-deleted': {
         const before = prev.image.offsets.group(e.groupId);
         const after = next.image.offsets.group(e.groupId);
+        // The group's znodes exist only under a valid znode name.
+        if (!isZnodeName(e.groupId)) break;
         const base = `/consumers/${e.groupId}`;
-        out.push(base);
-        // Only topics whose partition map changed (an unchanged one is the same object in both).
-        if (after !== undefined) {
-          for (const [t, parts] of after.topics()) {
-            const was = before?.partitions(t);
-            if (was === parts) continue;
-            for (const [p, c] of parts) if (was?.get(p) !== c) out.push(`${base}/offsets/${t}/${p}`);
+        let structural = before === undefined || after === undefined;
+        // Only the event's topics, and of those only partition maps that changed (an unchanged one is
+        // the same object in both).
+        for (const t of e.topics) {
+          if (!isZnodeName(t)) continue;
+          const was = before?.partitions(t);
+          const now = after?.partitions(t);
+          if (was === now) continue;
+          for (const [p, c] of now ?? []) {
+            const old = was?.get(p);
+            if (old === c) continue;
+            const path = `${base}/offsets/${t}/${p}`;
+            if (old !== undefined && old.createdOffset === c.createdOffset) {
+              diff.dataChangedAt(path, zxidOf(c.changedOffset));
+            } else {
+              structural = true;
+              out.push(path);
+            }
+          }
+          for (const [p] of was ?? []) {
+            if (now?.has(p) === true) continue;
+            structural = true;
+            out.push(`${base}/offsets/${t}/${p}`);
           }
         }
-        if (before !== undefined) {
-          for (const [t, parts] of before.topics()) {
-            const now = after?.partitions(t);
-            if (now === parts) continue;
-            for (const [p, c] of parts) if (now?.get(p) !== c) out.push(`${base}/offsets/${t}/${p}`);
-          }
-        }
+        if (structural) out.push(base);
         break;
       }
     }
@@ -290,6 +317,16 @@ class Differ {
   /** A data change, dated by its mzxid (the image stamps every data change it shows). */
   private dataChanged(path: string, after: Znode): void {
     this.push(path, 'data', after.stat.mzxid, Phase.Data, 0);
+  }
+
+  /**
+   * A znode known to exist in both snapshots with the same creation, whose data changed at `mzxid`
+   * (and nothing else in the tree because of it): recorded without comparing the znodes.
+   */
+  dataChangedAt(path: string, mzxid: bigint): void {
+    if (this.seen.has(path)) return;
+    this.seen.add(path);
+    this.push(path, 'data', mzxid, Phase.Data, 0);
   }
 
   /** A child of `path`'s parent was created or deleted at `zxid` (`deletion`: the deletion's order key). */

@@ -444,6 +444,39 @@ describe('MetadataZnodeTree: cost', () => {
     expect(count).toBe(1);
     expect(tree.current().get('/brokers/topics/t199/partitions/3/state')!.stat.version).toBe(1);
   });
+  it('a commit to one partition of a 5,000-topic group reads no znode of the group', () => {
+    const log = new MetadataLog();
+    const tree = new MetadataZnodeTree(log.sm);
+    const batch = [];
+    for (let t = 0; t < 5000; t++) for (let p = 0; p < 2; p++) batch.push(commit('big', `t${t}`, p, 1));
+    log.apply(...batch);
+    let seen: readonly ZnodeChange[] = [];
+    tree.onChange((_, changes) => {
+      seen = changes;
+    });
+    const gets: string[] = [];
+    const proto = Object.getPrototypeOf(tree.current()) as { get(path: string): unknown };
+    const get = proto.get;
+    proto.get = function (this: unknown, path: string) {
+      gets.push(path);
+      return get.call(this, path);
+    };
+    try {
+      log.apply(commit('big', 't4321', 1, 2), commit('big', 't17', 0, 3));
+    } finally {
+      proto.get = get;
+    }
+    expect(fmt(seen)).toEqual(['data /consumers/big/offsets/t4321/1', 'data /consumers/big/offsets/t17/0']);
+    // Only the controller znodes (compared on every image), in both snapshots.
+    expect(gets.filter((p) => p.startsWith('/consumers'))).toEqual([]);
+    expect(tree.current().get('/consumers/big/offsets/t4321/1')!.stat.version).toBe(1);
+    // A new partition is structural: its parent chain is compared.
+    log.apply(commit('big', 't17', 7, 3));
+    expect(fmt(seen)).toEqual([
+      'created /consumers/big/offsets/t17/7',
+      'children /consumers/big/offsets/t17',
+    ]);
+  });
 });
 
 /** Sort helper for expected lists mixing kinds: the tree's order within one zxid. */

@@ -276,7 +276,10 @@ export class MetadataDelta {
     if (this.featuresDelta) featuresChanges(base.features, next.features, this.featuresDelta.touched, out);
     if (this.topicsDelta) topicsChanges(base.topics, next.topics, this.topicsDelta.touched, out);
     if (this.configsDelta) configsChanges(base.configs, next.configs, this.configsDelta.touched(), out);
-    if (this.offsetsDelta) offsetsChanges(base.offsets, next.offsets, this.offsetsDelta.touched, out);
+    if (this.offsetsDelta) {
+      const delta = this.offsetsDelta;
+      offsetsChanges(base.offsets, next.offsets, delta.touched, out, (g) => delta.touchedTopics(g));
+    }
     if (this.zkSessionsDelta) zkSessionsChanges(base.zkSessions, next.zkSessions, this.zkSessionsDelta, out);
     if (this.migration !== undefined) out.push(migrationChange(this.migration));
     return out;

@@ -1,15 +1,18 @@
 /**
  * Committed consumer-group offsets: the hottest record type (many small commits).
  *
- * Layout: groups in a persistent trie; a group holds topic -> (partition -> offset) maps. A delta
- * copies a group's topic map once, and a topic's partition map once, on first touch; replaying a
- * commit after that is two map lookups and one small object. Untouched topic maps keep their identity
- * across versions, which is also how change events find what moved without scanning whole groups.
- * Partition maps (not arrays) so an odd partition number cannot blow up memory or iteration.
+ * Layout: groups in a persistent trie; a group holds a persistent trie of topic -> (partition ->
+ * offset) maps. A delta edits a group's topic trie in place of the nodes it copied (O(log32 topics)
+ * per touched topic, never O(topics)), and copies a topic's partition map once, on first touch;
+ * replaying a commit after that is two lookups and one small object. Untouched topic maps keep their
+ * identity across versions, and the delta remembers which topics it touched, so change events cost
+ * O(touched topics' partitions), not O(group) (a group of thousands of topics commits at the same
+ * cost per partition as a small one). Partition maps (not arrays) so an odd partition number cannot
+ * blow up memory or iteration.
  */
 import type { OffsetCommitRecord, OffsetDeleteRecord } from '../records.js';
 import { MetadataReplayError } from './errors.js';
-import { PMap } from './pmap.js';
+import { PMap, type PMapBuilder } from './pmap.js';
 import type {
   CommittedOffset,
   GroupOffsets,
@@ -41,7 +44,7 @@ export class GroupOffsetsImpl implements GroupOffsets {
    */
   constructor(
     readonly groupId: string,
-    /** @internal */ readonly topicMap: ReadonlyMap<string, PartitionMap>,
+    /** @internal */ readonly topicMap: PMap<PartitionMap>,
     readonly size: number,
     readonly createdOffset: number,
     readonly createdTimeMs: number,
@@ -66,6 +69,10 @@ export class GroupOffsetsImpl implements GroupOffsets {
 
   topics(): IterableIterator<[string, PartitionMap]> {
     return this.topicMap.entries();
+  }
+
+  get topicCount(): number {
+    return this.topicMap.size;
   }
 
   *entries(): Generator<[string, number, CommittedOffset]> {
@@ -132,10 +139,14 @@ export class OffsetsImageImpl implements OffsetsImage {
 class GroupWork {
   /** Topics whose partition map is already this delta's private copy. */
   readonly owned = new Set<string>();
+  /** Topics this delta committed to or deleted from (a superset of those whose commits changed). */
+  readonly touched = new Set<string>();
+  /** The group's base topics, when a deletion of the whole group dropped them (for change events). */
+  cleared: PMap<PartitionMap> | undefined;
   /** The topic stamps, once this delta's private copy (copied on first write). */
   private stampsOwned = false;
   constructor(
-    readonly topics: Map<string, PartitionMap>,
+    public topics: PMapBuilder<PartitionMap>,
     public size: number,
     public createdOffset: number,
     public createdTimeMs: number,
@@ -146,7 +157,7 @@ class GroupWork {
 
   static of(base: GroupOffsetsImpl | undefined): GroupWork {
     return new GroupWork(
-      new Map(base?.topicMap),
+      (base?.topicMap ?? PMap.empty<PartitionMap>()).asMutable(),
       base?.size ?? 0,
       base?.createdOffset ?? 0,
       base?.createdTimeMs ?? 0,
@@ -192,7 +203,23 @@ class GroupWork {
     const mine = new Map(parts);
     this.topics.set(topic, mine);
     this.owned.add(topic);
+    this.touched.add(topic);
     return mine;
+  }
+
+  /** Drops a topic's offsets. */
+  dropTopic(topic: string): void {
+    this.topics.delete(topic);
+    this.owned.delete(topic);
+    this.touched.add(topic);
+  }
+
+  /** Drops every offset of the group. */
+  clear(): void {
+    this.cleared ??= this.topics.build();
+    this.topics = PMap.empty<PartitionMap>().asMutable();
+    this.owned.clear();
+    this.size = 0;
   }
 }
 
@@ -254,10 +281,7 @@ export class OffsetsDelta {
     const topics = current instanceof GroupWork ? current.topics : current;
     if (topics === undefined || topics.size === 0) return;
     if (record.topic === undefined) {
-      const g = this.group(record.groupId);
-      g.topics.clear();
-      g.owned.clear();
-      g.size = 0;
+      this.group(record.groupId).clear();
       this.groupRemoved(offset);
       return;
     }
@@ -266,8 +290,7 @@ export class OffsetsDelta {
     if (record.partition === undefined) {
       const g = this.group(record.groupId);
       g.size -= parts.size;
-      g.topics.delete(record.topic);
-      g.owned.delete(record.topic);
+      g.dropTopic(record.topic);
       g.topicRemoved(record.topic, offset);
       if (g.size === 0) this.groupRemoved(offset);
       return;
@@ -290,14 +313,27 @@ export class OffsetsDelta {
       );
       return;
     }
-    g.topics.delete(record.topic);
-    g.owned.delete(record.topic);
+    g.dropTopic(record.topic);
     g.topicRemoved(record.topic, offset);
     if (g.size === 0) this.groupRemoved(offset);
   }
 
   get touched(): Iterable<string> {
     return this.changed.keys();
+  }
+
+  /**
+   * The topics of `groupId` whose commits may have changed in this delta (undefined: any of them, when
+   * the whole group's offsets were deleted).
+   */
+  touchedTopics(groupId: string): Iterable<string> | undefined {
+    const g = this.changed.get(groupId);
+    if (g === undefined) return [];
+    if (g.cleared === undefined) return g.touched;
+    // Every topic the group had, plus those committed to after the deletion.
+    const all = new Set<string>(g.touched);
+    for (const [t] of g.cleared) all.add(t);
+    return all;
   }
 
   apply(): OffsetsImageImpl {
@@ -310,7 +346,7 @@ export class OffsetsDelta {
           groupId,
           new GroupOffsetsImpl(
             groupId,
-            g.topics,
+            g.topics.build(),
             g.size,
             g.createdOffset,
             g.createdTimeMs,
@@ -344,14 +380,17 @@ function sameCommit(a: CommittedOffset, b: CommittedOffset): boolean {
 
 /**
  * Per touched group: `offsets-deleted` if any committed offset went away (or was re-created), then
- * `offsets-committed` with the number of partitions whose commit is new. Topic maps the delta did not
- * touch are skipped by identity.
+ * `offsets-committed` with the number of partitions whose commit is new; each names the topics
+ * concerned. `topicsOf(groupId)` narrows the topics to compare (a delta knows what it touched);
+ * undefined compares every topic of both images' group. Topic maps that are the same object in both
+ * are skipped by identity.
  */
 export function offsetsChanges(
   base: OffsetsImageImpl,
   next: OffsetsImageImpl,
   groupIds: Iterable<string>,
   out: MetadataChange[],
+  topicsOf: (groupId: string) => Iterable<string> | undefined = () => undefined,
 ): void {
   if (base === next) return;
   const empty: PartitionMap = new Map();
@@ -359,29 +398,36 @@ export function offsetsChanges(
     const b = base.group(groupId);
     const a = next.group(groupId);
     if (a === b) continue;
-    let deleted = false;
+    let topics = topicsOf(groupId);
+    if (topics === undefined) {
+      const all = new Set<string>();
+      for (const [t] of b?.topicMap ?? []) all.add(t);
+      for (const [t] of a?.topicMap ?? []) all.add(t);
+      topics = all;
+    }
+    const deleted: string[] = [];
+    const committedTopics: string[] = [];
     let committed = 0;
-    if (b !== undefined) {
-      for (const [topic, bParts] of b.topicMap) {
-        const aParts = a?.topicMap.get(topic) ?? empty;
-        if (aParts === bParts) continue;
-        for (const [p, c] of bParts) {
-          const now = aParts.get(p);
-          if (now === undefined || now.createdOffset !== c.createdOffset) deleted = true;
+    for (const topic of topics) {
+      const bParts = b?.topicMap.get(topic) ?? empty;
+      const aParts = a?.topicMap.get(topic) ?? empty;
+      if (aParts === bParts) continue;
+      for (const [p, c] of bParts) {
+        const now = aParts.get(p);
+        if (now === undefined || now.createdOffset !== c.createdOffset) {
+          deleted.push(topic);
+          break;
         }
       }
-    }
-    if (a !== undefined) {
-      for (const [topic, aParts] of a.topicMap) {
-        const bParts = b?.topicMap.get(topic) ?? empty;
-        if (aParts === bParts) continue;
-        for (const [p, c] of aParts) {
-          const before = bParts.get(p);
-          if (before === undefined || !sameCommit(before, c)) committed++;
-        }
+      const before = committed;
+      for (const [p, c] of aParts) {
+        const was = bParts.get(p);
+        if (was === undefined || !sameCommit(was, c)) committed++;
       }
+      if (committed > before) committedTopics.push(topic);
     }
-    if (deleted) out.push({ kind: 'offsets-deleted', groupId });
-    if (committed > 0) out.push({ kind: 'offsets-committed', groupId, partitions: committed });
+    if (deleted.length > 0) out.push({ kind: 'offsets-deleted', groupId, topics: deleted });
+    if (committed > 0)
+      out.push({ kind: 'offsets-committed', groupId, partitions: committed, topics: committedTopics });
   }
 }

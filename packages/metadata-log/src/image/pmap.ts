@@ -275,6 +275,13 @@ export class PMap<V> {
     return PMap.EMPTY as PMap<V>;
   }
 
+  /** A map of `entries` (a later duplicate key wins). */
+  static from<V>(entries: Iterable<readonly [string, V]>): PMap<V> {
+    const b = PMap.empty<V>().asMutable();
+    for (const [k, v] of entries) b.set(k, v);
+    return b.build();
+  }
+
   /** @internal */
   constructor(
     /** @internal */ readonly root: Node | Collision,

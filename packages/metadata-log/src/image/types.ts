@@ -298,7 +298,19 @@ export type MetadataChange =
       readonly name: string;
       readonly value: string | null;
     }
-  | { readonly kind: 'offsets-committed'; readonly groupId: string; readonly partitions: number }
-  | { readonly kind: 'offsets-deleted'; readonly groupId: string }
+  | {
+      readonly kind: 'offsets-committed';
+      readonly groupId: string;
+      /** Partitions with a new commit. */
+      readonly partitions: number;
+      /** The topics of those partitions. */
+      readonly topics: readonly string[];
+    }
+  | {
+      readonly kind: 'offsets-deleted';
+      readonly groupId: string;
+      /** Topics that lost (or had re-created) at least one partition's commit. */
+      readonly topics: readonly string[];
+    }
   | { readonly kind: 'zk-session'; readonly sessionId: string; readonly ownerId: number }
   | { readonly kind: 'zk-session-ended'; readonly sessionId: string; readonly reason: 'expired' | 'closed' };
