@@ -212,20 +212,33 @@ describe('MetadataDelta.changes', () => {
       commitTimestampMs: 0,
     });
     let [img, ch] = step(MetadataImage.EMPTY, [commit(0), commit(1), commit(1)]);
-    expect(ch).toEqual([{ kind: 'offsets-committed', groupId: 'g', partitions: 2, topics: ['t'] }]);
+    expect(ch).toEqual([
+      { kind: 'offsets-committed', groupId: 'g', partitions: 2, topics: new Map([['t', [0, 1]]]) },
+    ]);
     [img, ch] = step(img, [
       { type: RecordType.OffsetDelete, version: 0, groupId: 'g', topic: 't', partition: 0 },
       commit(1),
     ]);
     expect(ch).toEqual([
-      { kind: 'offsets-deleted', groupId: 'g', topics: ['t'] },
-      { kind: 'offsets-committed', groupId: 'g', partitions: 1, topics: ['t'] },
+      { kind: 'offsets-deleted', groupId: 'g', topics: new Map([['t', [0]]]) },
+      { kind: 'offsets-committed', groupId: 'g', partitions: 1, topics: new Map([['t', [1]]]) },
     ]);
     [img, ch] = step(img, [{ ...commit(0), topic: 'u' }]);
-    // Only the topic the batch touched is named (and compared).
-    expect(ch).toEqual([{ kind: 'offsets-committed', groupId: 'g', partitions: 1, topics: ['u'] }]);
+    // Only the partition the batch touched is named (and compared).
+    expect(ch).toEqual([
+      { kind: 'offsets-committed', groupId: 'g', partitions: 1, topics: new Map([['u', [0]]]) },
+    ]);
     [, ch] = step(img, [{ type: RecordType.OffsetDelete, version: 0, groupId: 'g' }]);
-    expect(ch).toEqual([{ kind: 'offsets-deleted', groupId: 'g', topics: ['t', 'u'] }]);
+    expect(ch).toEqual([
+      {
+        kind: 'offsets-deleted',
+        groupId: 'g',
+        topics: new Map([
+          ['t', [1]],
+          ['u', [0]],
+        ]),
+      },
+    ]);
   });
 
   it('diffImages between unrelated images reports the same kinds of change', () => {

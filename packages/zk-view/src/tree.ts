@@ -198,28 +198,25 @@ function candidates(
         if (!isZnodeName(e.groupId)) break;
         const base = `/consumers/${e.groupId}`;
         let structural = before === undefined || after === undefined;
-        // Only the event's topics, and of those only partition maps that changed (an unchanged one is
-        // the same object in both).
-        for (const t of e.topics) {
+        for (const [t, partitions] of e.topics) {
           if (!isZnodeName(t)) continue;
           const was = before?.partitions(t);
           const now = after?.partitions(t);
-          if (was === now) continue;
-          for (const [p, c] of now ?? []) {
-            const old = was?.get(p);
-            if (old === c) continue;
+          for (const p of partitions) {
             const path = `${base}/offsets/${t}/${p}`;
-            if (old !== undefined && old.createdOffset === c.createdOffset) {
+            const old = was?.get(p);
+            const c = now?.get(p);
+            if (
+              e.kind === 'offsets-committed' &&
+              old !== undefined &&
+              c !== undefined &&
+              old.createdOffset === c.createdOffset
+            ) {
               diff.dataChangedAt(path, zxidOf(c.changedOffset));
             } else {
               structural = true;
               out.push(path);
             }
-          }
-          for (const [p] of was ?? []) {
-            if (now?.has(p) === true) continue;
-            structural = true;
-            out.push(`${base}/offsets/${t}/${p}`);
           }
         }
         if (structural) out.push(base);

@@ -139,8 +139,11 @@ export class OffsetsImageImpl implements OffsetsImage {
 class GroupWork {
   /** Topics whose partition map is already this delta's private copy. */
   readonly owned = new Set<string>();
-  /** Topics this delta committed to or deleted from (a superset of those whose commits changed). */
-  readonly touched = new Set<string>();
+  /**
+   * Per topic this delta committed to or deleted from, the partitions it touched (null: all of them,
+   * the topic's offsets were dropped). A superset of what changed.
+   */
+  readonly touched = new Map<string, Set<number> | null>();
   /** The group's base topics, when a deletion of the whole group dropped them (for change events). */
   cleared: PMap<PartitionMap> | undefined;
   /** The topic stamps, once this delta's private copy (copied on first write). */
@@ -203,15 +206,22 @@ class GroupWork {
     const mine = new Map(parts);
     this.topics.set(topic, mine);
     this.owned.add(topic);
-    this.touched.add(topic);
     return mine;
+  }
+
+  /** Notes that `partition` of `topic` may have changed. */
+  mark(topic: string, partition: number): void {
+    const parts = this.touched.get(topic);
+    if (parts === null) return;
+    if (parts === undefined) this.touched.set(topic, new Set([partition]));
+    else parts.add(partition);
   }
 
   /** Drops a topic's offsets. */
   dropTopic(topic: string): void {
     this.topics.delete(topic);
     this.owned.delete(topic);
-    this.touched.add(topic);
+    this.touched.set(topic, null);
   }
 
   /** Drops every offset of the group. */
@@ -256,6 +266,7 @@ export class OffsetsDelta {
     const g = this.group(record.groupId);
     if (g.size === 0) g.created(offset, timestampMs);
     const parts = g.own(record.topic);
+    g.mark(record.topic, partition);
     const prev = parts.get(partition);
     parts.set(
       partition,
@@ -300,6 +311,7 @@ export class OffsetsDelta {
     const mine = g.own(record.topic);
     const before = g.topicStamps?.get(record.topic) ?? topicCreation(mine);
     mine.delete(record.partition);
+    g.mark(record.topic, record.partition);
     g.size--;
     if (mine.size > 0) {
       g.setTopicStamps(
@@ -323,16 +335,16 @@ export class OffsetsDelta {
   }
 
   /**
-   * The topics of `groupId` whose commits may have changed in this delta (undefined: any of them, when
-   * the whole group's offsets were deleted).
+   * The topics of `groupId` whose commits may have changed in this delta, each with the partitions
+   * that may have (null: any partition of the topic).
    */
-  touchedTopics(groupId: string): Iterable<string> | undefined {
+  touchedTopics(groupId: string): Iterable<[string, Iterable<number> | null]> {
     const g = this.changed.get(groupId);
     if (g === undefined) return [];
     if (g.cleared === undefined) return g.touched;
     // Every topic the group had, plus those committed to after the deletion.
-    const all = new Set<string>(g.touched);
-    for (const [t] of g.cleared) all.add(t);
+    const all = new Map<string, Iterable<number> | null>(g.touched);
+    for (const [t] of g.cleared) all.set(t, null);
     return all;
   }
 
@@ -380,17 +392,17 @@ function sameCommit(a: CommittedOffset, b: CommittedOffset): boolean {
 
 /**
  * Per touched group: `offsets-deleted` if any committed offset went away (or was re-created), then
- * `offsets-committed` with the number of partitions whose commit is new; each names the topics
- * concerned. `topicsOf(groupId)` narrows the topics to compare (a delta knows what it touched);
- * undefined compares every topic of both images' group. Topic maps that are the same object in both
- * are skipped by identity.
+ * `offsets-committed` with the number of partitions whose commit is new; each names the partitions
+ * concerned by topic. `touchedOf(groupId)` narrows what is compared (a delta knows the partitions it
+ * touched: a commit costs O(1), whatever the size of its group); without it every partition of both
+ * images' group is. Topic maps that are the same object in both are skipped by identity.
  */
 export function offsetsChanges(
   base: OffsetsImageImpl,
   next: OffsetsImageImpl,
   groupIds: Iterable<string>,
   out: MetadataChange[],
-  topicsOf: (groupId: string) => Iterable<string> | undefined = () => undefined,
+  touchedOf?: (groupId: string) => Iterable<[string, Iterable<number> | null]>,
 ): void {
   if (base === next) return;
   const empty: PartitionMap = new Map();
@@ -398,36 +410,44 @@ export function offsetsChanges(
     const b = base.group(groupId);
     const a = next.group(groupId);
     if (a === b) continue;
-    let topics = topicsOf(groupId);
+    let topics = touchedOf?.(groupId);
     if (topics === undefined) {
-      const all = new Set<string>();
-      for (const [t] of b?.topicMap ?? []) all.add(t);
-      for (const [t] of a?.topicMap ?? []) all.add(t);
+      const all = new Map<string, null>();
+      for (const [t] of b?.topicMap ?? []) all.set(t, null);
+      for (const [t] of a?.topicMap ?? []) all.set(t, null);
       topics = all;
     }
-    const deleted: string[] = [];
-    const committedTopics: string[] = [];
-    let committed = 0;
-    for (const topic of topics) {
+    const deleted = new Map<string, number[]>();
+    const committed = new Map<string, number[]>();
+    let count = 0;
+    for (const [topic, touched] of topics) {
       const bParts = b?.topicMap.get(topic) ?? empty;
       const aParts = a?.topicMap.get(topic) ?? empty;
       if (aParts === bParts) continue;
-      for (const [p, c] of bParts) {
-        const now = aParts.get(p);
-        if (now === undefined || now.createdOffset !== c.createdOffset) {
-          deleted.push(topic);
-          break;
-        }
-      }
-      const before = committed;
-      for (const [p, c] of aParts) {
+      const check = (p: number) => {
         const was = bParts.get(p);
-        if (was === undefined || !sameCommit(was, c)) committed++;
+        const now = aParts.get(p);
+        if (was === now) return;
+        if (was !== undefined && (now === undefined || now.createdOffset !== was.createdOffset))
+          push(deleted, topic, p);
+        if (now !== undefined && (was === undefined || !sameCommit(was, now))) {
+          push(committed, topic, p);
+          count++;
+        }
+      };
+      if (touched !== null) for (const p of touched) check(p);
+      else {
+        for (const p of bParts.keys()) check(p);
+        for (const p of aParts.keys()) if (!bParts.has(p)) check(p);
       }
-      if (committed > before) committedTopics.push(topic);
     }
-    if (deleted.length > 0) out.push({ kind: 'offsets-deleted', groupId, topics: deleted });
-    if (committed > 0)
-      out.push({ kind: 'offsets-committed', groupId, partitions: committed, topics: committedTopics });
+    if (deleted.size > 0) out.push({ kind: 'offsets-deleted', groupId, topics: deleted });
+    if (count > 0) out.push({ kind: 'offsets-committed', groupId, partitions: count, topics: committed });
   }
+}
+
+function push(m: Map<string, number[]>, topic: string, partition: number): void {
+  const list = m.get(topic);
+  if (list === undefined) m.set(topic, [partition]);
+  else list.push(partition);
 }

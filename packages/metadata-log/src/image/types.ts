@@ -303,14 +303,14 @@ export type MetadataChange =
       readonly groupId: string;
       /** Partitions with a new commit. */
       readonly partitions: number;
-      /** The topics of those partitions. */
-      readonly topics: readonly string[];
+      /** Those partitions, by topic. */
+      readonly topics: ReadonlyMap<string, readonly number[]>;
     }
   | {
       readonly kind: 'offsets-deleted';
       readonly groupId: string;
-      /** Topics that lost (or had re-created) at least one partition's commit. */
-      readonly topics: readonly string[];
+      /** Partitions whose commit went away (or was re-created), by topic. */
+      readonly topics: ReadonlyMap<string, readonly number[]>;
     }
   | { readonly kind: 'zk-session'; readonly sessionId: string; readonly ownerId: number }
   | { readonly kind: 'zk-session-ended'; readonly sessionId: string; readonly reason: 'expired' | 'closed' };
