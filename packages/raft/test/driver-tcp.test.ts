@@ -1,10 +1,12 @@
 /**
  * Three drivers over real TCP and real LevelDB: elect, replicate, kill, restart, compare logs.
  */
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LeadershipLostError, NotLeaderError } from '../src/errors.js';
 import { startRaftNode } from '../src/node.js';
 import { DataDirMismatchError } from '../src/storage/data-dir.js';
+import { LevelStorage } from '../src/storage/level-storage.js';
 import { ListStateMachine, TestCluster, waitFor } from './helpers/cluster.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -52,6 +54,41 @@ describe('RaftNode over TCP and LevelDB', () => {
     const logs = cluster.nodes.map((n) => n.sm.items);
     expect(logs[0]).toHaveLength(350);
     for (const l of logs) expect(l).toEqual(logs[0]);
+  });
+
+  it('writes the commit hint once writes pause, and on a graceful stop', async () => {
+    cluster = new TestCluster(3);
+    await cluster.start();
+    const leader = await cluster.leader();
+    const [a, b] = cluster.nodes.filter((n) => n.id !== leader.id);
+    // What the follower writes (the storage is the driver's own port).
+    const storage = (a!.node as unknown as { opts: { storage: LevelStorage } }).opts.storage;
+    const persist = storage.persist.bind(storage);
+    const hints: number[] = [];
+    storage.persist = (batch) => {
+      if (batch.entries.length === 0 && batch.sync === false && batch.hardState !== undefined)
+        hints.push(batch.hardState.commit);
+      return persist(batch);
+    };
+    await Promise.all(Array.from({ length: 50 }, (_, i) => leader.propose(enc(`h${i}`))));
+    const commit = leader.status().commitIndex;
+    // Once the writes stop, the deferred hint goes on its own (one write, not one per commit).
+    await waitFor(() => hints.some((c) => c >= commit), 'the commit hint written on its own');
+    expect(hints.length).toBeLessThan(commit);
+    const storedCommit = async (dir: string) => {
+      const s = await LevelStorage.open(join(dir, 'raft'));
+      try {
+        return (await s.loadHardState()).commit;
+      } finally {
+        await s.close();
+      }
+    };
+    // A graceful stop right after a write carries the newest hint.
+    await leader.propose(enc('last'));
+    const last = leader.status().commitIndex;
+    await waitFor(() => b!.node!.status().commitIndex >= last, 'follower to learn the last commit');
+    await cluster.stopNode(b!.id, true);
+    expect(await storedCommit(b!.dir)).toBeGreaterThanOrEqual(last);
   });
 
   it('catches a restarted follower up by snapshot after the leader compacted its log', async () => {

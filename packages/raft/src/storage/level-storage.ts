@@ -335,6 +335,8 @@ export class LevelStorage implements RaftStorage, SnapshotStore {
 
   async close(): Promise<void> {
     this.recovered = undefined;
+    // Writes already queued (a background commit hint) finish first.
+    await this.writes;
     await this.db.close();
   }
 
