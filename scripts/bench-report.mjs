@@ -266,17 +266,30 @@ function vsZookeeperSection(r, svgDir, docsDir) {
       })),
     });
   }
-  if (r.profile?.length) {
-    lines.push('Where the kbroker processes spent their time (`--profile`, self time):', '');
-    for (const p of r.profile) {
-      lines.push(
-        `- ${p.file}: ${p.top
-          .slice(0, 8)
-          .map(([pct, name]) => `${pct}% ${name}`)
-          .join('; ')}`,
-      );
-    }
-    lines.push('');
+  const prof = r.profile;
+  if (prof?.summary !== undefined) {
+    lines.push(
+      `**Where kbroker's time goes** (the write target was missed, so the harness profiled that case): offset commits with ${prof.clients} clients on a fresh 3-node kbroker run under \`node --cpu-prof\`, ZooKeeper stopped, ${prof.topics} topics, ${fmt(prof.offsets)} offsets; ${fmt(prof.opsPerSec)} commits/s under the profiler, p50 ${prof.latency.p50Ms.toFixed(2)} ms.`,
+      '',
+      '| process | main thread, % of a core | other threads (GC helpers, libuv pool: LevelDB writes and fsync) |',
+      '|---|---:|---:|',
+      ...prof.cpu.map((c) => `| ${c.process} | ${c.mainPct} | ${c.otherPct} |`),
+      '',
+      '| component (all kbroker processes; a sample counts for the innermost frame of our code) | share of busy time | CPU µs per commit |',
+      '|---|---:|---:|',
+      ...prof.summary.components.map(
+        (c) => `| ${c.component} | ${c.percent.toFixed(1)}% | ${c.usPerOp.toFixed(1)} |`,
+      ),
+      '',
+      '<details><summary>Hottest functions by self time</summary>',
+      '',
+      '| share | function |',
+      '|---:|---|',
+      ...prof.summary.hot.map(([pct, name]) => `| ${pct.toFixed(1)}% | \`${name}\` |`),
+      '',
+      '</details>',
+      '',
+    );
   }
   return lines;
 }

@@ -46,11 +46,15 @@ export async function kbrokerAdmin(brokers: readonly string[]): Promise<BenchAdm
 export interface KbrokerDeployment extends RestartableDeployment {
   /** Client listeners. */
   readonly brokers: readonly string[];
+  /** The node processes' pids (undefined for one not running). */
+  pids(): (number | undefined)[];
 }
 
 export interface KbrokerOptions {
   /** Raft election timeout of every node (default 2000 ms, see below; null: the node's own default). */
   readonly electionTimeoutMs?: number | null;
+  /** Extra node flags (after those of KBROKER_NODE_ARGS), e.g. `--cpu-prof`. */
+  readonly nodeArgs?: readonly string[];
 }
 
 export async function startKbroker(
@@ -73,7 +77,10 @@ export async function startKbroker(
   await writeFile(config, JSON.stringify(electionTimeoutMs === null ? {} : { electionTimeoutMs }));
   // Extra node flags for the kbroker processes, e.g. KBROKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/p'
   // to profile them (node refuses --cpu-prof in NODE_OPTIONS).
-  const nodeArgs = (process.env.KBROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const nodeArgs = [
+    ...(process.env.KBROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
+    ...(options.nodeArgs ?? []),
+  ];
   const launch = (i: number) => {
     const child = spawn(
       process.execPath,
@@ -172,5 +179,7 @@ export async function startKbroker(
     await stop();
     throw err;
   }
-  return { name: `kbroker-${nodes}`, servers, brokers, stop, kill, restart };
+  const pids = () =>
+    procs.map((p) => (p.child.exitCode === null && p.child.signalCode === null ? p.child.pid : undefined));
+  return { name: `kbroker-${nodes}`, servers, brokers, stop, kill, restart, pids };
 }
