@@ -71,10 +71,6 @@ export class GroupOffsetsImpl implements GroupOffsets {
     return this.topicMap.entries();
   }
 
-  get topicCount(): number {
-    return this.topicMap.size;
-  }
-
   *entries(): Generator<[string, number, CommittedOffset]> {
     for (const [topic, parts] of this.topicMap) for (const [p, c] of parts) yield [topic, p, c];
   }

@@ -150,8 +150,13 @@ export async function summariseProfiles(
   };
 }
 
-/** CPU milliseconds of a process so far: its main thread and all its other threads (Linux /proc). */
-export async function threadCpuMs(pid: number): Promise<{ mainMs: number; otherMs: number } | undefined> {
+/**
+ * CPU milliseconds of a process so far (Linux /proc): its main thread and all its other threads, and
+ * how much of the total was kernel time (system calls: socket reads and writes, fsync).
+ */
+export async function threadCpuMs(
+  pid: number,
+): Promise<{ mainMs: number; otherMs: number; kernelMs: number } | undefined> {
   const tick = 10; // USER_HZ is 100 on Linux: /proc times are in 10 ms ticks.
   let tasks: string[];
   try {
@@ -161,6 +166,7 @@ export async function threadCpuMs(pid: number): Promise<{ mainMs: number; otherM
   }
   let mainMs = 0;
   let otherMs = 0;
+  let kernelMs = 0;
   for (const t of tasks) {
     let raw: string;
     try {
@@ -171,8 +177,9 @@ export async function threadCpuMs(pid: number): Promise<{ mainMs: number; otherM
     // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
     const f = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
     const ms = (Number(f[11]) + Number(f[12])) * tick;
+    kernelMs += Number(f[12]) * tick;
     if (t === String(pid)) mainMs += ms;
     else otherMs += ms;
   }
-  return { mainMs, otherMs };
+  return { mainMs, otherMs, kernelMs };
 }

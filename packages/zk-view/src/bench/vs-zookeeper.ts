@@ -624,7 +624,13 @@ interface WriteProfile {
   readonly opsPerSec: number;
   readonly latency: Latency;
   /** CPU of each kbroker process (main thread, other threads) and of the client, % of one core. */
-  readonly cpu: readonly { readonly process: string; readonly mainPct: number; readonly otherPct: number }[];
+  readonly cpu: readonly {
+    readonly process: string;
+    readonly mainPct: number;
+    readonly otherPct: number;
+    /** Of main + other, the kernel's part (system calls). */
+    readonly kernelPct: number;
+  }[];
   readonly summary: ProfileSummary;
   readonly tables: { readonly cpu: string; readonly components: string; readonly hot: string };
 }
@@ -644,7 +650,10 @@ async function profileWrites(opts: Options): Promise<WriteProfile> {
   const clients = Math.max(...opts.clients);
   const topics = Math.min(opts.topics, Math.ceil(opts.offsetPartitions / opts.partitions));
   const acc = { h: histogram(), ops: 0, errors: 0, ms: 0 };
-  let window: { fromUs: number; toUs: number; cpu: { mainPct: number; otherPct: number }[] } | undefined;
+  let window:
+    | { fromUs: number; toUs: number; cpu: { mainPct: number; otherPct: number; kernelPct: number }[] }
+    | undefined;
+  let clientKernelPct = 0;
   let clientPct = 0;
   try {
     const sys: Sys = { kind: 'kbroker', name: 'kbroker', servers: d.servers, deployment: d };
@@ -659,7 +668,7 @@ async function profileWrites(opts: Options): Promise<WriteProfile> {
     const usNow = () => Number(process.hrtime.bigint() / 1000n);
     let start: {
       us: number;
-      cpu: ({ mainMs: number; otherMs: number } | undefined)[];
+      cpu: Awaited<ReturnType<typeof threadCpuMs>>[];
       client: NodeJS.CpuUsage;
     };
     const begin = setTimeout(async () => {
@@ -673,12 +682,14 @@ async function profileWrites(opts: Options): Promise<WriteProfile> {
       const wallMs = (toUs - start.us) / 1000;
       const pct = (ms: number) => Math.round((100 * ms) / wallMs);
       clientPct = pct((client.user + client.system) / 1000);
+      clientKernelPct = pct(client.system / 1000);
       window = {
         fromUs: start.us,
         toUs,
         cpu: cpu.map((c, i) => ({
           mainPct: pct((c?.mainMs ?? 0) - (start.cpu[i]?.mainMs ?? 0)),
           otherPct: pct((c?.otherMs ?? 0) - (start.cpu[i]?.otherMs ?? 0)),
+          kernelPct: pct((c?.kernelMs ?? 0) - (start.cpu[i]?.kernelMs ?? 0)),
         })),
       };
     }, opts.warmupMs + opts.durationMs);
@@ -708,7 +719,12 @@ async function profileWrites(opts: Options): Promise<WriteProfile> {
     const summary = await summariseProfiles(dir, window.fromUs, window.toUs, acc.ops, repoRoot);
     const cpu = [
       ...window.cpu.map((c, i) => ({ process: `kbroker node ${i + 1}`, ...c })),
-      { process: 'client (all sessions, this process)', mainPct: clientPct, otherPct: 0 },
+      {
+        process: 'client (all sessions, this process)',
+        mainPct: clientPct,
+        otherPct: 0,
+        kernelPct: clientKernelPct,
+      },
     ];
     const opsPerSec = Math.round((acc.ops / Math.max(1, acc.ms)) * 1000);
     return {
@@ -722,8 +738,8 @@ async function profileWrites(opts: Options): Promise<WriteProfile> {
       summary,
       tables: {
         cpu: renderTable(
-          ['process', 'main thread % of a core', 'other threads %'],
-          cpu.map((c) => [c.process, String(c.mainPct), String(c.otherPct)]),
+          ['process', 'main thread % of a core', 'other threads %', 'of which kernel %'],
+          cpu.map((c) => [c.process, String(c.mainPct), String(c.otherPct), String(c.kernelPct)]),
         ),
         components: renderTable(
           ['component (kbroker processes, innermost own frame)', 'share of busy', 'CPU us per commit'],
