@@ -266,6 +266,8 @@ function vsZookeeperSection(r, svgDir, docsDir) {
       })),
     });
   }
+  if ((r.warnings ?? []).length > 0)
+    lines.push(...r.warnings.map((w) => `> **Warning from the run:** ${w}`), '');
   const prof = r.profile;
   if (prof?.summary !== undefined) {
     lines.push(

@@ -162,6 +162,7 @@ const t00 = performance.now();
 const log = (msg: string) =>
   console.error(`[vs-zookeeper ${((performance.now() - t00) / 1000).toFixed(1)}s] ${msg}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const HEALTHY_TIMEOUT_MS = 180_000;
 
 type Kind = 'kbroker' | 'zookeeper';
 interface Sys {
@@ -503,8 +504,21 @@ async function findLeader(sys: Sys, brokers: readonly string[] | undefined): Pro
 }
 
 /** Waits until every server of `sys` is back in the ensemble / cluster and serves a session. */
-async function waitHealthy(sys: Sys, brokers: readonly string[] | undefined): Promise<void> {
-  const deadline = Date.now() + 60_000;
+/**
+ * Resolves once every server of `sys` serves again (kbroker: a controller and three unfenced brokers;
+ * ZooKeeper: one leader and two followers), or rejects after `timeoutMs` saying what was missing. A
+ * kbroker node restarted under load with a large image can take tens of seconds to be unfenced (it must
+ * apply the log up to its new registration), so the wait is long and says what it waits for.
+ */
+async function waitHealthy(
+  sys: Sys,
+  brokers: readonly string[] | undefined,
+  timeoutMs = HEALTHY_TIMEOUT_MS,
+): Promise<void> {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  let state = 'no answer yet';
+  let said = started;
   for (;;) {
     let ok = false;
     if (sys.kind === 'zookeeper') {
@@ -512,6 +526,7 @@ async function waitHealthy(sys: Sys, brokers: readonly string[] | undefined): Pr
       ok =
         modes.filter((m) => m === 'leader').length === 1 &&
         modes.every((m) => m === 'leader' || m === 'follower');
+      state = `modes ${modes.join(', ')}`;
     } else {
       const admin = await kbrokerAdmin(brokers!).catch(() => undefined);
       if (admin !== undefined) {
@@ -519,6 +534,13 @@ async function waitHealthy(sys: Sys, brokers: readonly string[] | undefined): Pr
         await admin.disconnect().catch(() => {});
         ok =
           d !== undefined && d.controller > 0 && d.brokers.length === 3 && d.brokers.every((b) => !b.fenced);
+        state =
+          d === undefined
+            ? 'describeCluster failed'
+            : `controller ${d.controller}, fenced brokers [${d.brokers
+                .filter((b) => b.fenced)
+                .map((b) => b.nodeId)
+                .join(', ')}] of ${d.brokers.length}`;
       }
     }
     if (ok) {
@@ -535,8 +557,14 @@ async function waitHealthy(sys: Sys, brokers: readonly string[] | undefined): Pr
         ),
       );
       if (probes.every(Boolean)) return;
+      state = `servers not answering reads: ${sys.servers.filter((_s, i) => !probes[i]).join(', ')}`;
     }
-    if (Date.now() > deadline) throw new Error(`${sys.name}: not healthy again within 60 s`);
+    if (Date.now() > deadline)
+      throw new Error(`${sys.name}: not healthy again within ${timeoutMs / 1000} s (${state})`);
+    if (Date.now() - said >= 15_000) {
+      said = Date.now();
+      log(`  ${sys.name} not healthy yet after ${Math.round((said - started) / 1000)} s: ${state}`);
+    }
     await sleep(200);
   }
 }
@@ -892,7 +920,13 @@ async function main(): Promise<void> {
         );
       }
     }
-    for (const s of systems) await waitHealthy(s, s.kind === 'kbroker' ? kbDeployment.brokers : undefined);
+    // After the last repetition: a system slow to heal is recorded, not a reason to lose the run.
+    const warnings: string[] = [];
+    for (const s of systems)
+      await waitHealthy(s, s.kind === 'kbroker' ? kbDeployment.brokers : undefined).catch((err: Error) => {
+        warnings.push(err.message);
+        log(`  ${err.message}`);
+      });
 
     // ---- summary
     const of = (sys: string, w: string, n: number) =>
@@ -1043,6 +1077,7 @@ async function main(): Promise<void> {
       failovers,
       failover: fo,
       targets,
+      ...(warnings.length > 0 ? { warnings } : {}),
       ...(profile !== undefined ? { profile } : {}),
       tables: { load: loadTable, failover: failoverTable, targets: targetTable },
       totalMs: Math.round(stoppedMs - started),
