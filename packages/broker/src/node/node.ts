@@ -29,6 +29,11 @@ export interface StartNodeOptions {
   readonly logger?: Logger;
   /** How often the active controller runs its periodic work (session expiry, no-ops). Default 250 ms. */
   readonly controllerTickMs?: number;
+  /**
+   * Awaited once the client listener is bound and before Raft starts (loading a large snapshot can take
+   * seconds): lets tests and embedders observe a node that is still starting.
+   */
+  readonly beforeRaftStart?: () => Promise<void>;
 }
 
 /** A running kbroker node (broker, controller, or both). */
@@ -136,6 +141,10 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   // The client listener comes first: its bound address is what brokers and controllers register.
   const listen = parseHostPort(config.listener, 'the listener');
   let handlers: Handlers = {};
+  let serving = false;
+  const starting = async (): Promise<never> => {
+    throw new NodeError('BROKER_NOT_AVAILABLE', `node ${config.nodeId} is starting; retry`, true);
+  };
   let metrics: NodeMetrics | undefined;
   const rpc = new RpcServer({
     host: listen.host,
@@ -146,6 +155,10 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     tls: serverTls('client', security.tls?.clientAuth ?? false),
     handlers: new Proxy({} as Handlers, {
       get: (_t, api: string) => {
+        // Until Raft has started there are no handlers: a client that connects meanwhile (the listener is
+        // bound first, for its address) hears a retriable refusal and tries again or elsewhere, not an
+        // unknown-API error that reads as a protocol mismatch.
+        if (!serving) return starting;
         const h = handlers[api as ApiName] as Handler<ApiName> | undefined;
         if (h === undefined) return undefined;
         return async (body: never, session: Session, deadline: { timeoutMs: number }) => {
@@ -200,6 +213,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
 
   let raft: RaftNode;
   try {
+    await options.beforeRaftStart?.();
     raft = await startRaftNode({
       nodeId: config.nodeId,
       clusterId,
@@ -288,6 +302,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       now: () => Date.now(),
     }),
   };
+  serving = true;
 
   /** A controller API called by this node itself: run locally when active, else forwarded. */
   const selfCall = <A extends ApiName>(api: A, body: ApiRequest<A>): Promise<ApiResponse<A>> => {
