@@ -171,6 +171,13 @@ describe('cluster-wide ZooKeeper sessions', () => {
     expect(moved.response.sessionId).toBe(sessionId);
     expect(moved.response.timeOut).toBe(12_000);
     expect(Buffer.from(moved.response.passwd)).toEqual(Buffer.from(passwd));
+    // Every node learns the new owner (followers apply asynchronously: wait, do not race; the broker the
+    // session left acts on the move once it has applied it).
+    await waitFor(
+      () =>
+        cluster.nodes.every((n) => n.node?.metadata.image.zkSessions.get(hexId(sessionId))?.ownerId === 2),
+      'every node sees broker 2 own the session',
+    );
     // The broker it left still serves the old connection's reads, and closes it on a write (as a
     // ZooKeeper server whose session moved).
     expect(await getDataWatch(first.client, 2, '/brokers/topics/orders')).toBeGreaterThanOrEqual(0);
@@ -178,12 +185,6 @@ describe('cluster-wide ZooKeeper sessions', () => {
       writeSetDataRequest(w, { path: '/config/topics/orders', data: Buffer.from('{}'), version: -1 }),
     );
     await first.client.waitClosed(10_000);
-    // Every node learns the new owner (followers apply asynchronously: wait, do not race).
-    await waitFor(
-      () =>
-        cluster.nodes.every((n) => n.node?.metadata.image.zkSessions.get(hexId(sessionId))?.ownerId === 2),
-      'every node sees broker 2 own the session',
-    );
 
     // Closed on broker 2: gone everywhere, and broker 3 refuses it.
     moved.client.request(2, OpCode.closeSession);
