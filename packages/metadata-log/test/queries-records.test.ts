@@ -1,4 +1,4 @@
-import { pack } from 'msgpackr';
+import { Packr, pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import * as h from '../src/controller/handlers.js';
 import {
@@ -22,6 +22,32 @@ describe('record batches', () => {
   it('round-trip', () => {
     const batch = { timestampMs: 5, records: [{ type: RecordType.NoOp, version: 0 } as const] };
     expect(decodeBatch(encodeBatch(batch))).toEqual(batch);
+  });
+
+  it('are self-contained: plain-map decoders read them, and plain-map batches still decode', () => {
+    const commit = (partition: number) =>
+      ({
+        type: RecordType.OffsetCommit,
+        version: 0,
+        groupId: 'g',
+        topic: 't',
+        partition,
+        offset: 10 + partition,
+        metadata: '',
+        commitTimestampMs: 7,
+      }) as const;
+    const batch = {
+      timestampMs: 7,
+      records: [commit(0), commit(1), { type: RecordType.NoOp, version: 0 } as const],
+    };
+    const bytes = encodeBatch(batch);
+    // A build that wrote plain maps (and decodes with useRecords off) reads this batch, alone.
+    const oldBuild = new Packr({ useRecords: false, mapsAsObjects: true });
+    expect(oldBuild.unpack(bytes)).toEqual({ v: 1, ts: 7, r: batch.records });
+    // And batches such a build wrote still decode here.
+    expect(decodeBatch(oldBuild.pack({ v: 1, ts: 7, r: batch.records }))).toEqual(batch);
+    // Shared keys are written once: a record structure, not a map per record.
+    expect(bytes.length).toBeLessThan(oldBuild.pack({ v: 1, ts: 7, r: batch.records }).length * 0.75);
   });
 
   it('refuse an unknown record type or a newer version, naming both', () => {

@@ -44,6 +44,27 @@ describe('encodeFrame / FrameDecoder', () => {
     expect(new Packr({ useRecords: false }).unpack(frame.subarray(4))).toBe('abc');
   });
 
+  it('keeps each frame self-contained while maps of one shape share a key list', () => {
+    const results = (n: number, from = 0) =>
+      Array.from({ length: n }, (_, i) => ({
+        topic: `t${from + i}`,
+        partition: i,
+        errorCode: 0,
+        error: null,
+      }));
+    const first = encodeFrame({ offsets: results(20) });
+    const second = encodeFrame({ offsets: results(20, 100) });
+    // Decoded alone, out of order, by a fresh plain-map decoder (as an earlier build's): same values.
+    expect(new FrameDecoder().push(second)).toEqual([{ offsets: results(20, 100) }]);
+    expect(new Packr({ useRecords: false }).unpack(first.subarray(4))).toEqual({ offsets: results(20) });
+    // Nothing carries over from the frames encoded before.
+    expect(encodeFrame({ offsets: results(20, 100) })).toEqual(second);
+    // The keys are written once, not once per map.
+    expect(second.length).toBeLessThan(
+      new Packr({ useRecords: false }).pack({ offsets: results(20, 100) }).length / 2,
+    );
+  });
+
   it('decodes frames fed one byte at a time', () => {
     const values = [{ a: 1 }, 'x'.repeat(300), [1, 2, 3], Buffer.alloc(70_000, 7)];
     const stream = Buffer.concat(values.map((v) => encodeFrame(v)));

@@ -359,6 +359,37 @@ describe('writes through a handler', () => {
     expect((await client.reply()).header.err).toBe(ErrorCode.NOAUTH);
   });
 
+  it('answers a write once the tree shows it; a write it never shows drops only its connection', async () => {
+    const tree = kafkaTree();
+    const start = tree.current().zxid;
+    const { port } = await startServer({
+      tree,
+      writeVisibilityTimeoutMs: 300,
+      writeHandler: {
+        // /brokers is written at a zxid the tree never reaches, /controller_epoch at the next one.
+        write: async (ops) => ({ ok: true, zxid: ops[0]!.path === '/brokers' ? start + 1000n : start + 1n }),
+      },
+    });
+    const lost = (await session(port)).client;
+    const seen = (await session(port)).client;
+    lost.request(1, OpCode.setData, (w) =>
+      writeSetDataRequest(w, { path: '/brokers', data: null, version: -1 }),
+    );
+    seen.request(1, OpCode.setData, (w) =>
+      writeSetDataRequest(w, { path: '/controller_epoch', data: null, version: -1 }),
+    );
+    const answered = seen.reply();
+    // Both wait (neither zxid is served yet); the tree then reaches the second one's.
+    await sleep(50);
+    tree.setData('/controller_epoch', '3');
+    const { header } = await answered;
+    expect(header.err).toBe(0);
+    expect(header.zxid).toBe(start + 1n);
+    await lost.waitClosed(3000);
+    // The server goes on: the other connection still reads.
+    expect((await getData(seen, 2, '/controller_epoch')).header.err).toBe(0);
+  });
+
   it('a handler that throws gets SYSTEMERROR; the connection goes on', async () => {
     const { port } = await startServer({
       writeHandler: {

@@ -963,10 +963,11 @@ export class Connection {
   private async applyWrites(ops: readonly WriteOp[], multi: boolean): Promise<WriteResult | null> {
     const { host } = this;
     const handler = host.writeHandler;
-    const summary = ops.map((o) => `${o.op} ${o.path}`).join(', ');
+    // Only logged, and only on refusals and failures: not built for the writes that succeed.
+    const summary = (): string => ops.map((o) => `${o.op} ${o.path}`).join(', ');
     if (handler === undefined) {
       host.logger.info(
-        { remote: this.remote, ops: summary },
+        { remote: this.remote, ops: summary() },
         'zk write refused: this server has no write handler',
       );
       return { ok: false, error: host.refusedWriteError };
@@ -980,12 +981,12 @@ export class Connection {
         snapshot: host.view().snapshot,
       });
     } catch (err) {
-      host.logger.error({ remote: this.remote, ops: summary, err }, 'zk write handler threw');
+      host.logger.error({ remote: this.remote, ops: summary(), err }, 'zk write handler threw');
       return { ok: false, error: ErrorCode.SYSTEMERROR };
     }
     if (!result.ok) {
       host.logger.info(
-        { remote: this.remote, ops: summary, code: result.error, reason: result.reason },
+        { remote: this.remote, ops: summary(), code: result.error, reason: result.reason },
         'zk write refused by handler',
       );
       return result;
@@ -994,7 +995,7 @@ export class Connection {
       // The write happened but the tree does not show it yet: answering would break read-your-writes,
       // so drop the connection (the client sees CONNECTIONLOSS: outcome unknown) as a lagging server would.
       host.logger.warn(
-        { remote: this.remote, ops: summary, zxid: hex(result.zxid), served: hex(host.view().zxid) },
+        { remote: this.remote, ops: summary(), zxid: hex(result.zxid), served: hex(host.view().zxid) },
         'zk write not visible in time: dropping connection',
       );
       this.destroy('write not visible');

@@ -63,7 +63,8 @@ export interface ZooKeeperServerOptions {
 interface Waiter {
   readonly zxid: bigint;
   readonly resolve: (ok: boolean) => void;
-  readonly timer: NodeJS.Timeout;
+  /** performance.now() after which the wait gives up. */
+  readonly deadlineMs: number;
 }
 
 /**
@@ -83,7 +84,13 @@ export class ZooKeeperServer {
   private readonly fourLetterWords: ReadonlySet<string>;
   private readonly host: ConnectionHost;
   private current: ClientView;
+  /**
+   * Writes waiting to become visible. One timer serves them all (armed for the earliest deadline
+   * while any wait), not one per write: a busy server has hundreds waiting at any time.
+   */
   private waiters: Waiter[] = [];
+  private waiterTimer: NodeJS.Timeout | undefined;
+  private waiterTimerDueMs = Number.POSITIVE_INFINITY;
   private readonly unsubscribeTree: () => void;
   private readonly unsubscribeSessions: () => void;
   private server: Server | undefined;
@@ -184,11 +191,10 @@ export class ZooKeeperServer {
       server === undefined ? Promise.resolve() : new Promise<void>((r) => server.close(() => r()));
     for (const conn of [...this.connections]) conn.destroy('server closing');
     this.connections.clear();
-    for (const w of this.waiters) {
-      clearTimeout(w.timer);
-      w.resolve(false);
-    }
+    const waiting = this.waiters;
     this.waiters = [];
+    this.disarmWaiterTimer();
+    for (const w of waiting) w.resolve(false);
     if (this.ownsSessions && this.sessions instanceof InMemorySessionStore) this.sessions.dispose();
     await closed;
   }
@@ -218,6 +224,17 @@ export class ZooKeeperServer {
   }
 
   private onTreeChange(snapshot: ZnodeTreeSnapshot, changes: readonly ZnodeChange[]): void {
+    if (snapshot.zxid < this.current.zxid) {
+      this.logger.warn(
+        { zxid: hex(snapshot.zxid), served: hex(this.current.zxid) },
+        'zk tree went back in zxid',
+      );
+    }
+    if (this.watches.isEmpty) {
+      // Nothing to notify: skip building the events (a batch of offset commits is one change each).
+      this.publishView(snapshot);
+      return;
+    }
     // Events in change order, as ZooKeeper applies each create or delete: the znode's event, then its
     // parent's NodeChildrenChanged (one per child, as persistent watches see them). The tree may or may
     // not report a parent's child-list change too: it adds nothing for a parent already derived.
@@ -255,41 +272,71 @@ export class ZooKeeperServer {
           break;
       }
     }
-    if (snapshot.zxid < this.current.zxid) {
-      this.logger.warn(
-        { zxid: hex(snapshot.zxid), served: hex(this.current.zxid) },
-        'zk tree went back in zxid',
-      );
-    }
     for (const [type, treePath] of events) {
       const clientPath = toClientPath(this.chroot, treePath);
       for (const conn of this.watches.trigger(type, clientPath)) conn.notify(type, clientPath);
     }
+    this.publishView(snapshot);
+  }
+
+  /** Serves `snapshot` from now on and releases the writes it makes visible. */
+  private publishView(snapshot: ZnodeTreeSnapshot): void {
     this.current = new ClientView(snapshot, this.chroot);
     if (this.waiters.length > 0) {
       const zxid = snapshot.zxid;
       const still: Waiter[] = [];
       for (const w of this.waiters) {
         if (w.zxid <= zxid) {
-          clearTimeout(w.timer);
           w.resolve(true);
         } else {
           still.push(w);
         }
       }
       this.waiters = still;
+      if (still.length === 0) this.disarmWaiterTimer();
     }
   }
 
   private waitForZxid(zxid: bigint, timeoutMs: number): Promise<boolean> {
     if (this.current.zxid >= zxid) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w.timer !== timer);
-        resolve(false);
-      }, timeoutMs);
-      this.waiters.push({ zxid, resolve, timer });
+      const deadlineMs = performance.now() + timeoutMs;
+      this.waiters.push({ zxid, resolve, deadlineMs });
+      if (deadlineMs < this.waiterTimerDueMs) this.armWaiterTimer(deadlineMs);
     });
+  }
+
+  private armWaiterTimer(dueMs: number): void {
+    if (this.waiterTimer !== undefined) clearTimeout(this.waiterTimer);
+    this.waiterTimerDueMs = dueMs;
+    this.waiterTimer = setTimeout(() => this.expireWaiters(), Math.max(0, dueMs - performance.now()));
+    this.waiterTimer.unref();
+  }
+
+  private disarmWaiterTimer(): void {
+    if (this.waiterTimer !== undefined) clearTimeout(this.waiterTimer);
+    this.waiterTimer = undefined;
+    this.waiterTimerDueMs = Number.POSITIVE_INFINITY;
+  }
+
+  /** Gives up the waits past their deadline; re-arms for the earliest one left. */
+  private expireWaiters(): void {
+    this.waiterTimer = undefined;
+    this.waiterTimerDueMs = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    const still: Waiter[] = [];
+    const expired: Waiter[] = [];
+    let next = Number.POSITIVE_INFINITY;
+    for (const w of this.waiters) {
+      if (w.deadlineMs <= now) expired.push(w);
+      else {
+        still.push(w);
+        if (w.deadlineMs < next) next = w.deadlineMs;
+      }
+    }
+    this.waiters = still;
+    if (still.length > 0) this.armWaiterTimer(next);
+    for (const w of expired) w.resolve(false);
   }
 
   private recordLatency(ms: number): void {

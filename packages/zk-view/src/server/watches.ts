@@ -107,6 +107,12 @@ export class WatchManager<C> {
     }
   }
 
+  /** No watch of any kind: no event can reach anyone. */
+  get isEmpty(): boolean {
+    const k = this.byKind;
+    return k.data.size === 0 && k.child.size === 0 && k.persistent.size === 0 && k.recursive.size === 0;
+  }
+
   /** Number of (connection, path, kind) watches. */
   get count(): number {
     let n = 0;
