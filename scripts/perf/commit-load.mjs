@@ -15,6 +15,7 @@ const { createTopics, topicName } = await import(`${dist}zk-view/dist/bench/comm
 const { liveChildren } = await import(`${dist}zk-view/dist/bench/zookeeper-server.js`);
 const { pool } = await import(`${dist}zk-view/dist/bench/zk-client.js`);
 const { ZkWireClient } = await import(`${dist}zk-view/dist/client/zk-client.js`);
+const { threadCpuMs } = await import(`${dist}zk-view/dist/bench/cpu-profile.js`);
 
 const { values } = parseArgs({
   options: {
@@ -34,10 +35,10 @@ if (!(clients >= 1 && topics >= 1000 && durationMs >= 1000)) {
 const out = (line) => process.stdout.write(`${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** CPU ms of a process (all threads), user + system, from /proc/<pid>/stat. */
-function cpuMs(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
+/** CPU ms of a process so far, all threads, user + system (the benchmark's own /proc reader). */
+async function cpuMs(pid) {
+  const t = await threadCpuMs(pid);
+  return t === undefined ? 0 : t.mainMs + t.otherMs;
 }
 /** Voluntary and involuntary context switches of a process, all threads. */
 function switches(pid) {
@@ -103,7 +104,7 @@ try {
   });
   await sleep(1500);
   if (values.count) for (const p of pids) process.kill(p, 'SIGUSR2');
-  const cpu0 = pids.map(cpuMs);
+  const cpu0 = await Promise.all(pids.map(cpuMs));
   const sw0 = pids.map(switches);
   const own0 = process.cpuUsage();
   const t0 = performance.now();
@@ -111,7 +112,7 @@ try {
   await sleep(durationMs);
   measuring = false;
   const elapsedMs = performance.now() - t0;
-  const cpu1 = pids.map(cpuMs);
+  const cpu1 = await Promise.all(pids.map(cpuMs));
   const sw1 = pids.map(switches);
   const own = process.cpuUsage(own0);
   if (values.count) for (const p of pids) process.kill(p, 'SIGUSR2');

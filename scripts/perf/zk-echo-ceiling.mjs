@@ -6,7 +6,6 @@
 //   node scripts/perf/zk-echo-ceiling.mjs [--clients 256] [--servers 1] [--duration-ms 5000]
 //   node scripts/perf/zk-echo-ceiling.mjs --serve PORT     (one answering server; used by the above)
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 
@@ -71,9 +70,10 @@ if (values.serve !== undefined) {
       stdio: 'inherit',
     }),
   );
-  const cpuMs = (pid) => {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
+  const { threadCpuMs } = await import(`${dist}zk-view/dist/bench/cpu-profile.js`);
+  const cpuMs = async (pid) => {
+    const t = await threadCpuMs(pid);
+    return t === undefined ? 0 : t.mainMs + t.otherMs;
   };
   try {
     const sessions = [];
@@ -98,14 +98,14 @@ if (values.serve !== undefined) {
       }
     });
     await new Promise((r) => setTimeout(r, 1000));
-    const c0 = procs.map((p) => cpuMs(p.pid));
+    const c0 = await Promise.all(procs.map((p) => cpuMs(p.pid)));
     const own0 = process.cpuUsage();
     const t0 = performance.now();
     measuring = true;
     await new Promise((r) => setTimeout(r, durationMs));
     measuring = false;
     const elapsedMs = performance.now() - t0;
-    const c1 = procs.map((p) => cpuMs(p.pid));
+    const c1 = await Promise.all(procs.map((p) => cpuMs(p.pid)));
     const own = process.cpuUsage(own0);
     stop = true;
     const rate = (ops / elapsedMs) * 1000;
