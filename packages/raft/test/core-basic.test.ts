@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MessageType } from '../src/core/types.js';
 import { membership, Net } from './helpers/net.js';
 
 describe('RaftCore basics', () => {
@@ -24,5 +25,53 @@ describe('RaftCore basics', () => {
     net.stabilize();
     for (const id of [1, 2, 3])
       expect(net.appliedData(id)).toEqual([...Array(10).keys()].map((i) => `v${i}`));
+  });
+
+  it('a commit index alone travels in an Append that replicas do not answer', () => {
+    const net = new Net(membership(1, 2, 3));
+    for (const id of [1, 2, 3]) net.add(id);
+    net.campaign(1);
+    net.stabilize();
+    const trace: string[] = [];
+    const step = (m: {
+      type: string;
+      from: number;
+      to: number;
+      entries?: readonly unknown[];
+      commitOnly?: boolean;
+    }) =>
+      trace.push(
+        `${m.from}->${m.to} ${m.type}${m.entries?.length ? `(${m.entries.length})` : ''}${m.commitOnly ? ' commit-only' : ''}`,
+      );
+    net.propose(1, 1, 'a');
+    net.processAll();
+    for (let round = 0; round < 10 && net.queue.length > 0; round++) {
+      for (const m of net.queue) step(m);
+      net.deliver();
+    }
+    expect(trace.sort()).toEqual([
+      '1->2 Append commit-only',
+      '1->2 Append(1)',
+      '1->3 Append commit-only',
+      '1->3 Append(1)',
+      '2->1 AppendResp',
+      '3->1 AppendResp',
+    ]);
+    for (const id of [1, 2, 3]) expect(net.appliedData(id)).toEqual(['a']);
+    // One that does not match the replica's log is still answered, with a refusal.
+    const term = net.core(1).status().term;
+    net.core(2).step({
+      type: MessageType.Append,
+      from: 1,
+      to: 2,
+      term,
+      index: 9,
+      logTerm: term,
+      entries: [],
+      commit: 9,
+      commitOnly: true,
+    });
+    net.process(2);
+    expect(net.queue.map((m) => [m.type, m.reject])).toEqual([[MessageType.AppendResp, true]]);
   });
 });

@@ -17,3 +17,4 @@ export { buildTree, syntheticSessionId, zxidOf } from './layout.js';
 export * from './server/index.js';
 export { MetadataZnodeTree, type MetadataZnodeTreeOptions } from './tree.js';
 export type * from './types.js';
+export { statOf } from './types.js';

@@ -392,20 +392,31 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
     return d instanceof PartNode ? d.names() : d?.names();
   }
 
-  /** The stat alone (the data is encoded anyway: dataLength is its length). */
+  /**
+   * The stat alone: a cached part znode's, else built without encoding the data (dataLength is the
+   * UTF-8 length of a string, counted in place).
+   */
   stat(path: string): Stat | undefined {
-    return this.get(path)?.stat;
+    const d = this.resolve(path);
+    if (d === undefined) return undefined;
+    if (d instanceof PartNode) return this.get(path)?.stat;
+    const raw = d.data();
+    return this.statOf(d, raw === null ? 0 : typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length);
   }
 
   private znode(d: NodeDesc): Znode {
     const raw = d.data();
     const data = raw === null ? null : typeof raw === 'string' ? utf8.encode(raw) : raw;
+    return { data, stat: this.statOf(d, data === null ? 0 : data.length) };
+  }
+
+  private statOf(d: NodeDesc, dataLength: number): Stat {
     const count = d.count();
     let pzxid = d.czxid;
     const newest = count > 0 ? d.newestChild() : 0n;
     if (newest > pzxid) pzxid = newest;
     if (d.removedZxid > pzxid) pzxid = d.removedZxid;
-    const stat: Stat = {
+    return {
       czxid: d.czxid,
       mzxid: d.mzxid,
       ctime: BigInt(d.ctimeMs),
@@ -415,11 +426,10 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
       cversion: count - 2 * d.builtin + 2 * d.removed,
       aversion: d.aversion ?? 0,
       ephemeralOwner: d.ephemeralOwner,
-      dataLength: data === null ? 0 : data.length,
+      dataLength,
       numChildren: count,
       pzxid,
     };
-    return { data, stat };
   }
 
   /** The descriptor of `path`, or undefined when no such znode. */

@@ -67,7 +67,8 @@ interface Pending extends ZnodeChange {
 
 export class MetadataZnodeTree implements ZnodeTree {
   private snapshot: ImageZnodeSnapshot;
-  private readonly listeners = new Set<TreeListener>();
+  /** Each listener, with whether it wants the znode changes now (see ZnodeTree.onChange). */
+  private readonly listeners = new Map<TreeListener, (() => boolean) | undefined>();
   private readonly unsubscribe: () => void;
   private readonly onListenerError: (err: unknown) => void;
 
@@ -90,8 +91,8 @@ export class MetadataZnodeTree implements ZnodeTree {
     return this.snapshot;
   }
 
-  onChange(listener: TreeListener): () => void {
-    this.listeners.add(listener);
+  onChange(listener: TreeListener, wantsChanges?: () => boolean): () => void {
+    this.listeners.set(listener, wantsChanges);
     return () => {
       this.listeners.delete(listener);
     };
@@ -117,15 +118,23 @@ export class MetadataZnodeTree implements ZnodeTree {
     return new ImageZnodeSnapshot(image, { sessionIdOf: this.options.sessionIdOf, controllerId });
   }
 
-  /** One published image: new snapshot, znode changes, listeners. */
+  /**
+   * One published image: new snapshot, znode changes (only when a listener wants them: each snapshot
+   * is a function of its image alone, so skipping the comparison loses nothing), listeners.
+   */
   private advance(events: readonly MetadataChange[], image: MetadataImageView): void {
     const prev = this.snapshot;
     const next = this.build(image);
-    const diff = new Differ(prev, next);
-    diff.run(candidates(events, prev, next, diff));
     this.snapshot = next;
-    const changes = diff.sorted();
-    for (const listener of [...this.listeners]) {
+    let changes: readonly ZnodeChange[] = NO_CHANGES;
+    for (const wants of this.listeners.values()) {
+      if (wants !== undefined && !wants()) continue;
+      const diff = new Differ(prev, next);
+      diff.run(candidates(events, prev, next, diff));
+      changes = diff.sorted();
+      break;
+    }
+    for (const listener of [...this.listeners.keys()]) {
       try {
         listener(this.snapshot, changes);
       } catch (err) {
@@ -134,6 +143,8 @@ export class MetadataZnodeTree implements ZnodeTree {
     }
   }
 }
+
+const NO_CHANGES: readonly ZnodeChange[] = Object.freeze([]);
 
 /**
  * Paths that may have changed, from the image's events (their ancestors and subtrees are added by the

@@ -52,6 +52,11 @@ export interface ZnodeTreeSnapshot {
   /** The zxid this snapshot reflects (derived from the metadata log offset; monotonic). */
   readonly zxid: bigint;
   get(path: string): Znode | undefined;
+  /**
+   * The stat of `path` alone, equal to `get(path)?.stat`, where a snapshot can answer it without
+   * building the data (a write's precondition and its reply need only the stat). Optional.
+   */
+  stat?(path: string): Stat | undefined;
   /** Child names (not paths), unsorted, or undefined when `path` does not exist. */
   children(path: string): readonly string[] | undefined;
 }
@@ -63,6 +68,19 @@ export interface ZnodeTree {
    * Calls `listener` after each change of the tree, with the new snapshot and the znode changes that
    * lead to it (as ZooKeeper would fire watches: data change, creation, deletion, children change).
    * Returns an unsubscribe function.
+   *
+   * `wantsChanges`, asked before each change: whether this listener needs the znode changes now (a
+   * server with no watch set does not). When no listener wants them a tree may skip computing them and
+   * pass an empty list: a batch of offset commits would otherwise cost a change per commit on every
+   * node. Absent: always wanted.
    */
-  onChange(listener: (snapshot: ZnodeTreeSnapshot, changes: readonly ZnodeChange[]) => void): () => void;
+  onChange(
+    listener: (snapshot: ZnodeTreeSnapshot, changes: readonly ZnodeChange[]) => void,
+    wantsChanges?: () => boolean,
+  ): () => void;
+}
+
+/** `snapshot.stat(path)` where the snapshot has it, else the stat of `get(path)`. */
+export function statOf(snapshot: ZnodeTreeSnapshot, path: string): Stat | undefined {
+  return snapshot.stat !== undefined ? snapshot.stat(path) : snapshot.get(path)?.stat;
 }

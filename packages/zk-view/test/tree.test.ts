@@ -302,6 +302,47 @@ describe('MetadataZnodeTree: notifications', () => {
     expect(fmt(seen[seen.length - 1]!.changes)[0]).toBe('data /brokers/topics/orders/partitions/1/state');
   });
 
+  it('computes changes only while a listener wants them; snapshots move either way', () => {
+    const { log } = sampleCluster();
+    const tree = new MetadataZnodeTree(log.sm);
+    let wanted = false;
+    const quiet: string[][] = [];
+    const off = tree.onChange(
+      (_s, changes) => quiet.push(fmt(changes)),
+      () => wanted,
+    );
+    log.apply(commit('g2', 'payments', 0, 3));
+    log.apply(commit('g2', 'payments', 0, 4));
+    expect(quiet).toEqual([[], []]);
+    expect(tree.current().get('/consumers/g2/offsets/payments/0')!.stat.version).toBe(1);
+    wanted = true;
+    log.apply(commit('g2', 'payments', 0, 5));
+    expect(quiet.at(-1)).toEqual(['data /consumers/g2/offsets/payments/0']);
+    // A listener that does not say (the default) always wants them, for everyone.
+    wanted = false;
+    const plain: string[][] = [];
+    tree.onChange((_s, changes) => plain.push(fmt(changes)));
+    log.apply(commit('g2', 'payments', 1, 1));
+    expect(plain).toEqual([
+      ['created /consumers/g2/offsets/payments/1', 'children /consumers/g2/offsets/payments'],
+    ]);
+    expect(quiet.at(-1)).toEqual(plain[0]);
+    off();
+  });
+
+  it('stat(path) equals get(path).stat for every znode', () => {
+    const { log } = sampleCluster();
+    const tree = new MetadataZnodeTree(log.sm, { controllerId: () => 1 });
+    log.apply(commit('g1', 'orders', 2, 8), commit('g2', 'payments', 0, 1));
+    log.apply(topicConfig('payments', 'retention.ms', '1000'), brokerConfig('', 'a', 'b'));
+    const s = tree.current();
+    const paths = [...walk(s)];
+    expect(paths.length).toBeGreaterThan(40);
+    for (const p of paths) expect([p, s.stat(p)]).toEqual([p, s.get(p)!.stat]);
+    expect(s.stat('/consumers/g1/offsets/orders/9')).toBeUndefined();
+    expect(s.stat('/no/such')).toBeUndefined();
+  });
+
   it('an old snapshot keeps answering the same after later changes', () => {
     const { log } = sampleCluster();
     const { tree } = follow(log);

@@ -121,40 +121,43 @@ const EVENT_TYPE: Readonly<Record<ZnodeChange['kind'], ZnodeEventType>> = {
 function znodeHandlers(tree: MetadataZnodeTree): Handlers {
   const sessions = new Map<number, ZnodeSession>();
 
-  tree.onChange((_snapshot, changes) => {
-    if (sessions.size === 0 || changes.length === 0) return;
-    const current = tree.current();
-    const offset = current.image.provenance.offset;
-    const zxid = current.zxid.toString();
-    for (const zs of sessions.values()) {
-      const oneShot: ZnodeWatchEvent[] = [];
-      const persistent: ZnodeWatchEvent[] = [];
-      for (const change of changes) {
-        const { path, kind } = change;
-        const type = EVENT_TYPE[kind];
-        // One-shot: each watch fires once and is gone (Set.delete says whether it was there).
-        let hit: boolean;
-        if (kind === 'created') hit = zs.exist.delete(path);
-        else if (kind === 'deleted')
-          hit = [zs.data, zs.child, zs.exist].map((w) => w.delete(path)).includes(true);
-        else if (kind === 'data') hit = zs.data.delete(path);
-        else hit = zs.child.delete(path);
-        if (hit) oneShot.push({ type, path, offset, zxid });
-        for (const [tag, w] of zs.persistent) {
-          const inside = w.recursive && (w.path === '/' || path.startsWith(`${w.path}/`));
-          if (path !== w.path && !inside) continue;
-          // ZooKeeper's recursive watches leave child-list changes out (creations and deletions say it).
-          if (w.recursive && kind === 'children') continue;
-          persistent.push({ type, path, offset, zxid, tag });
+  tree.onChange(
+    (_snapshot, changes) => {
+      if (sessions.size === 0 || changes.length === 0) return;
+      const current = tree.current();
+      const offset = current.image.provenance.offset;
+      const zxid = current.zxid.toString();
+      for (const zs of sessions.values()) {
+        const oneShot: ZnodeWatchEvent[] = [];
+        const persistent: ZnodeWatchEvent[] = [];
+        for (const change of changes) {
+          const { path, kind } = change;
+          const type = EVENT_TYPE[kind];
+          // One-shot: each watch fires once and is gone (Set.delete says whether it was there).
+          let hit: boolean;
+          if (kind === 'created') hit = zs.exist.delete(path);
+          else if (kind === 'deleted')
+            hit = [zs.data, zs.child, zs.exist].map((w) => w.delete(path)).includes(true);
+          else if (kind === 'data') hit = zs.data.delete(path);
+          else hit = zs.child.delete(path);
+          if (hit) oneShot.push({ type, path, offset, zxid });
+          for (const [tag, w] of zs.persistent) {
+            const inside = w.recursive && (w.path === '/' || path.startsWith(`${w.path}/`));
+            if (path !== w.path && !inside) continue;
+            // ZooKeeper's recursive watches leave child-list changes out (creations and deletions say it).
+            if (w.recursive && kind === 'children') continue;
+            persistent.push({ type, path, offset, zxid, tag });
+          }
         }
+        const events = [...oneShot, ...persistent];
+        if (events.length === 0) continue;
+        const frame: ZnodeEventFrame = { watch: zs.channel, events };
+        // Same framing as a metadata EventFrame (routed by `watch` id); only the events differ.
+        zs.session.push(frame as unknown as EventFrame);
       }
-      const events = [...oneShot, ...persistent];
-      if (events.length === 0) continue;
-      const frame: ZnodeEventFrame = { watch: zs.channel, events };
-      // Same framing as a metadata EventFrame (routed by `watch` id); only the events differ.
-      zs.session.push(frame as unknown as EventFrame);
-    }
-  });
+    },
+    () => sessions.size > 0,
+  );
 
   const sessionOf = (session: Session, create: boolean): ZnodeSession | undefined => {
     let zs = sessions.get(session.id);

@@ -35,6 +35,15 @@
  * when the group has no call in flight, so a lone client pays no extra latency; two writes of the same
  * partition never share a call, so they commit in the order they came. Each write still gets its own
  * answer (its partition's result, the batch's zxid).
+ *
+ * When a call comes back, the next one first gathers: it waits (at most `commitGatherMs`) until its
+ * batch holds as many writes as were waiting when the call came back plus those the call answered. A
+ * ZooKeeper-era consumer commits again soon after its answer, so without that wait the writers split
+ * into two halves taking turns (one half in flight, the other waiting), each call carrying half of
+ * them: twice the calls, Raft entries, fsyncs and applies per commit, for the same latency. The wait
+ * ends as soon as the writers are back (a lone writer's next write goes at once), and writers that
+ * went away cost at most `commitGatherMs` once, as the next call expects only what the last one
+ * carried.
  */
 import {
   type ApiName,
@@ -45,6 +54,7 @@ import {
 } from '@kbroker/client/protocol';
 import {
   ErrorCode,
+  statOf,
   type WriteContext,
   type WriteHandler,
   type WriteOp,
@@ -66,6 +76,11 @@ export interface ZkAdminWritesOptions {
   readonly retryForMs?: number;
   /** Most partitions in one group-committed commitOffsets call (default 1000). */
   readonly maxCommitBatch?: number;
+  /**
+   * Longest wait of a group's next commitOffsets call for the writers the last one answered (default
+   * 5 ms; 0: no gathering, see the module comment).
+   */
+  readonly commitGatherMs?: number;
 }
 
 interface OffsetEntry {
@@ -79,6 +94,15 @@ interface CommitBatch {
   readonly offsets: OffsetEntry[];
   readonly keys: Set<string>;
   readonly waiters: { resolve(r: { item: ItemResult; offset: number }): void; reject(err: unknown): void }[];
+}
+
+/** A group's offset writes on this node: the batches waiting, in order. */
+interface CommitQueue {
+  /** Whether a call is in flight (or about to be sent). */
+  sending: boolean;
+  readonly batches: CommitBatch[];
+  /** While the next call gathers: the writes it waits for, and how to end the wait. */
+  gather?: { readonly want: number; readonly done: () => void };
 }
 
 /** A write refused with a ZooKeeper code and why. */
@@ -233,13 +257,15 @@ export class ZkAdminWrites implements WriteHandler {
   private readonly refusedError: number;
   private readonly retryForMs: number;
   private readonly maxCommitBatch: number;
+  private readonly commitGatherMs: number;
   /** Per group: the batches waiting, and whether a call is in flight. */
-  private readonly commitQueues = new Map<string, { sending: boolean; batches: CommitBatch[] }>();
+  private readonly commitQueues = new Map<string, CommitQueue>();
 
   constructor(private readonly options: ZkAdminWritesOptions) {
     this.refusedError = options.refusedError ?? ErrorCode.UNIMPLEMENTED;
     this.retryForMs = options.retryForMs ?? 5000;
     this.maxCommitBatch = options.maxCommitBatch ?? 1000;
+    this.commitGatherMs = options.commitGatherMs ?? 5;
   }
 
   async write(ops: readonly WriteOp[], ctx: WriteContext): Promise<WriteResult> {
@@ -273,10 +299,10 @@ export class ZkAdminWrites implements WriteHandler {
   }
 
   private check(path: string, version: number, snapshot: ZnodeTreeSnapshot): void {
-    const node = snapshot.get(path);
-    if (node === undefined) refuse(ErrorCode.NONODE, `${path} does not exist`);
-    if (version !== -1 && node!.stat.version !== version)
-      refuse(ErrorCode.BADVERSION, `${path} is at version ${node!.stat.version}, not ${version}`);
+    const stat = statOf(snapshot, path);
+    if (stat === undefined) refuse(ErrorCode.NONODE, `${path} does not exist`);
+    if (version !== -1 && stat!.version !== version)
+      refuse(ErrorCode.BADVERSION, `${path} is at version ${stat!.version}, not ${version}`);
   }
 
   private async apply(op: WriteOp, snapshot: ZnodeTreeSnapshot): Promise<bigint> {
@@ -318,7 +344,7 @@ export class ZkAdminWrites implements WriteHandler {
     if (op.op === 'delete' || op.op === 'setACL') {
       // PrepRequestProcessor's order: NONODE, BADVERSION, then (delete) NOTEMPTY.
       this.check(op.path, op.op === 'setACL' ? -1 : op.version, snapshot);
-      if (op.op === 'delete' && snapshot.get(op.path)!.stat.numChildren > 0)
+      if (op.op === 'delete' && statOf(snapshot, op.path)!.numChildren > 0)
         refuse(ErrorCode.NOTEMPTY, `${op.path} has children`);
     }
     return unsupported();
@@ -402,6 +428,7 @@ export class ZkAdminWrites implements WriteHandler {
       queue = { sending: false, batches: [] };
       this.commitQueues.set(groupId, queue);
     }
+    const q = queue;
     const key = `${entry.partition}/${entry.topic}`;
     let batch = queue.batches.at(-1);
     if (batch === undefined || batch.keys.has(key) || batch.offsets.length >= this.maxCommitBatch) {
@@ -410,6 +437,9 @@ export class ZkAdminWrites implements WriteHandler {
     }
     batch.offsets.push(entry);
     batch.keys.add(key);
+    // The gathering call's batch is the first; a full one (or a second batch) ends the wait too.
+    if (q.gather !== undefined && (q.batches.length > 1 || batch.offsets.length >= q.gather.want))
+      q.gather.done();
     const b = batch;
     const result = new Promise<{ item: ItemResult; offset: number }>((resolve, reject) =>
       b.waiters.push({ resolve, reject }),
@@ -422,27 +452,45 @@ export class ZkAdminWrites implements WriteHandler {
     return result;
   }
 
-  private async sendCommits(
-    groupId: string,
-    queue: { sending: boolean; batches: CommitBatch[] },
-  ): Promise<void> {
-    for (let batch = queue.batches.shift(); batch !== undefined; batch = queue.batches.shift()) {
+  private async sendCommits(groupId: string, queue: CommitQueue): Promise<void> {
+    for (let batch = queue.batches.shift(); batch !== undefined; ) {
+      const answered = batch.offsets.length;
       try {
         const res = await this.call('commitOffsets', { groupId, offsets: batch.offsets });
         batch.waiters.forEach((w, i) => {
           const item = res.offsets[i];
           if (item === undefined)
-            w.reject(
-              new Error(`commitOffsets answered ${res.offsets.length} of ${batch!.offsets.length} offsets`),
-            );
+            w.reject(new Error(`commitOffsets answered ${res.offsets.length} of ${answered} offsets`));
           else w.resolve({ item, offset: res.offset });
         });
       } catch (err) {
         for (const w of batch.waiters) w.reject(err);
       }
+      const want = Math.min(answered + (queue.batches[0]?.offsets.length ?? 0), this.maxCommitBatch);
+      await this.gather(queue, want);
+      batch = queue.batches.shift();
     }
     queue.sending = false;
     this.commitQueues.delete(groupId);
+  }
+
+  /**
+   * Waits until the queue's first batch holds `want` writes (or a second batch started), at most
+   * `commitGatherMs`. The answers just resolved reach their sockets first (they are settled in
+   * microtasks before any timer or I/O), so the wait covers the writers' turnaround.
+   */
+  private async gather(queue: CommitQueue, want: number): Promise<void> {
+    const first = queue.batches[0];
+    if (this.commitGatherMs <= 0 || (first?.offsets.length ?? 0) >= want || queue.batches.length > 1) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        queue.gather = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, this.commitGatherMs);
+      queue.gather = { want, done };
+    });
   }
 
   /** Calls the controller; NOT_CONTROLLER is retried for idempotent operations, errors become refusals. */

@@ -1,6 +1,6 @@
 import { type Logger, pino } from 'pino';
 import type { MetadataImageView } from '../image/types.js';
-import { encodeBatch, type MetadataRecord, type RecordBatch } from '../records.js';
+import { encodeBatch, type MetadataRecord, type RecordBatch, RecordType } from '../records.js';
 import { ControllerError } from './errors.js';
 
 /** The part of a Raft node the controller needs (RaftNode satisfies it). */
@@ -62,6 +62,7 @@ export interface QuorumControllerOptions {
 }
 
 interface Pending {
+  /** What the speculative image replays of the proposed batch (see {@link speculated}). */
   readonly batch: RecordBatch;
   /** The batch's log index once the leader appended it. */
   index?: number;
@@ -193,8 +194,9 @@ export class QuorumController {
     const batch: RecordBatch = { timestampMs: now, records: result.records };
     const provisionalOffset = this.speculative.provenance.offset + 1;
     // Speculate before proposing, so the next operation in the queue sees this one's effects.
-    this.speculative = this.replay(this.speculative, batch, provisionalOffset, this.activeTerm);
-    const entry: Pending = { batch };
+    const shown = speculated(batch);
+    this.speculative = this.replay(this.speculative, shown, provisionalOffset, this.activeTerm);
+    const entry: Pending = { batch: shown };
     this.pending.push(entry);
     const term = this.activeTerm;
     const proposal = this.raft.propose(encodeBatch(batch), this.writeTimeoutMs, {
@@ -324,6 +326,18 @@ export class QuorumController {
       { leaderId },
     );
   }
+}
+
+/**
+ * What speculation replays of a proposed batch: all of it, except a batch of offset commits alone,
+ * which only moves the offset. No handler decides anything on a commit not yet committed (a commit's
+ * validity depends on topics only; deleteOffsets concurrent with a commit still in flight may order
+ * before it, as it could anyway), and offset commits are the hot path: replaying each one again on the
+ * leader for every rebase while it is in flight cost more than committing it.
+ */
+function speculated(batch: RecordBatch): RecordBatch {
+  for (const r of batch.records) if (r.type !== RecordType.OffsetCommit) return batch;
+  return { timestampMs: batch.timestampMs, records: [] };
 }
 
 function toControllerError(err: unknown, leaderId: number): ControllerError {

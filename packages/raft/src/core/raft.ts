@@ -775,6 +775,7 @@ export class RaftCore {
     const entries = m.entries ?? [];
     if (prevIndex < this.commit) {
       // Everything up to our commit index matches the leader's log already.
+      if (m.commitOnly === true) return;
       this.msgsAfterPersist.push({
         type: MessageType.AppendResp,
         from: this.id,
@@ -808,6 +809,7 @@ export class RaftCore {
         this.onMembershipMaybeChanged();
       }
       this.commitTo(Math.min(m.commit ?? 0, lastNew));
+      if (m.commitOnly === true && entries.length === 0) return;
       this.msgsAfterPersist.push({
         type: MessageType.AppendResp,
         from: this.id,
@@ -926,6 +928,7 @@ export class RaftCore {
       logTerm: prevTerm,
       entries,
       commit: this.commit,
+      ...(entries.length === 0 && !force && pr.state === 'replicate' ? { commitOnly: true } : {}),
     });
     pr.sentCommit = this.commit;
     const last = entries[entries.length - 1];

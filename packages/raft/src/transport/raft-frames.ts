@@ -129,6 +129,7 @@ function checkMessage(value: unknown): Message {
   optionalCount(value.context, 'context');
   optionalBoolean(value.reject, 'reject');
   optionalBoolean(value.transfer, 'transfer');
+  optionalBoolean(value.commitOnly, 'commitOnly');
   if (value.leader !== undefined && value.leader !== 0) nodeId(value.leader, 'leader');
   if (value.entries !== undefined) checkEntries(value.entries, value);
   if (value.snapshot !== undefined) checkSnapshotMeta(value.snapshot, 'snapshot');

@@ -39,7 +39,7 @@ import {
   writeWatcherEvent,
 } from '../jute/records.js';
 import { JuteWriter } from '../jute/writer.js';
-import type { Stat, Znode } from '../types.js';
+import { type Stat, statOf, type Znode } from '../types.js';
 import { KNOWN_FOUR_LETTER_WORDS } from './four-letter.js';
 import { type ClientView, invalidPathReason, joinPath, toClientPath } from './paths.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
@@ -854,7 +854,7 @@ export class Connection {
     const res = result.results?.[0];
     const treePath = res?.path ?? op.path;
     const clientPath = toClientPath(this.host.chroot, treePath);
-    const stat = res?.stat ?? view.snapshot.get(treePath)?.stat ?? EMPTY_STAT;
+    const stat = res?.stat ?? statOf(view.snapshot, treePath) ?? EMPTY_STAT;
     switch (type) {
       case OpCode.create:
         return { err: 0, body: (w) => w.ustring(clientPath) };
@@ -910,7 +910,7 @@ export class Connection {
         const res = result.results?.[i];
         const treePath = res?.path ?? op.path;
         const clientPath = toClientPath(this.host.chroot, treePath);
-        const stat = res?.stat ?? view.snapshot.get(treePath)?.stat ?? EMPTY_STAT;
+        const stat = res?.stat ?? statOf(view.snapshot, treePath) ?? EMPTY_STAT;
         parts.push((w) => {
           switch (op.op) {
             case 'create':

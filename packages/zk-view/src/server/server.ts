@@ -134,7 +134,10 @@ export class ZooKeeperServer {
         else this.stats.sent++;
       },
     };
-    this.unsubscribeTree = options.tree.onChange((snapshot, changes) => this.onTreeChange(snapshot, changes));
+    this.unsubscribeTree = options.tree.onChange(
+      (snapshot, changes) => this.onTreeChange(snapshot, changes),
+      () => !this.watches.isEmpty,
+    );
     this.unsubscribeSessions = this.sessions.onEnd((id, reason) => {
       const conn = this.bySession.get(id);
       if (conn === undefined) return;

@@ -1,0 +1,105 @@
+/**
+ * The controller's speculative image (committed + proposed batches) on a scripted Raft: later
+ * operations see earlier ones' effects before they commit, except offset commits, which move only the
+ * offset (no handler decides on a commit still in flight, and replaying each again on every rebase
+ * cost more than committing it).
+ */
+import { describe, expect, it } from 'vitest';
+import * as h from '../src/controller/handlers.js';
+import { type ControllerRaft, QuorumController } from '../src/controller/quorum-controller.js';
+import type { MetadataImageView } from '../src/image/types.js';
+import { decodeBatch } from '../src/records.js';
+import { replayBatch } from '../src/replay.js';
+import { Harness, seeded } from './helpers/harness.js';
+
+/** A leader whose proposals wait until `commitAll()` replays them into the committed image. */
+function scriptedRaft(committed: { image: MetadataImageView }) {
+  const proposals: { data: Uint8Array; resolve: (index: number) => void }[] = [];
+  let last = committed.image.provenance.offset;
+  const raft: ControllerRaft = {
+    id: 1,
+    propose: (data, _timeoutMs, options) =>
+      new Promise<number>((resolve) => {
+        const index = ++last;
+        options?.onAccepted?.(index, 1);
+        proposals.push({ data, resolve: () => resolve(index) });
+      }),
+    readIndex: async () => committed.image.provenance.offset,
+    status: () => ({ role: 'leader', leaderId: 1, term: 1 }),
+    on: () => undefined,
+    off: () => undefined,
+  };
+  const commitAll = () => {
+    for (const p of proposals.splice(0)) {
+      const index = committed.image.provenance.offset + 1;
+      committed.image = replayBatch(committed.image, decodeBatch(p.data), index, 1);
+      p.resolve(index);
+    }
+  };
+  return { raft, commitAll, proposals };
+}
+
+describe('speculation', () => {
+  it('replays proposed batches for later operations, offset commits only as an offset move', async () => {
+    const t = new Harness();
+    t.brokers([1]);
+    t.run(
+      h.createTopics(t.image, [{ name: 'a', numPartitions: 2, replicationFactor: 1 }], {
+        validateOnly: false,
+        defaults: { numPartitions: 1, replicationFactor: 1 },
+        random: seeded(1),
+      }),
+    );
+    const committed = { image: t.image as MetadataImageView };
+    const base = committed.image.provenance.offset;
+    const { raft, commitAll, proposals } = scriptedRaft(committed);
+    const replayed: number[] = [];
+    const controller = new QuorumController({
+      raft,
+      committed,
+      replay: (image, batch, offset, epoch) => {
+        replayed.push(batch.records.length);
+        return replayBatch(image, batch, offset, epoch);
+      },
+      nowMs: () => t.nowMs,
+    });
+    await controller.waitForActive(1000);
+
+    const seen: MetadataImageView[] = [];
+    const commit = (offset: number) =>
+      controller.run('commitOffsets', (image, now) => {
+        seen.push(image);
+        return h.commitOffsets(image, 'g', [{ topic: 'a', partition: 0, offset }], now);
+      });
+    const createB = controller.run('createTopics', (image) =>
+      h.createTopics(image, [{ name: 'b', numPartitions: 1, replicationFactor: 1 }], {
+        validateOnly: false,
+        defaults: { numPartitions: 1, replicationFactor: 1 },
+        random: seeded(2),
+      }),
+    );
+    const first = [commit(1), commit(2)];
+    const createdB = controller.run('commitOffsets', (image, now) =>
+      h.commitOffsets(image, 'g', [{ topic: 'b', partition: 0, offset: 7 }], now),
+    );
+    const third = commit(3);
+    await new Promise((r) => setImmediate(r));
+    expect(proposals).toHaveLength(5);
+
+    // The topic's records were speculated; the commits were not, but each moved the offset.
+    expect(replayed[0]).toBeGreaterThan(0);
+    expect(replayed.slice(1)).toEqual([0, 0, 0, 0]);
+    expect(seen.map((img) => img.provenance.offset)).toEqual([base + 1, base + 2, base + 4]);
+    for (const img of seen) expect(img.offsets.group('g')).toBeUndefined();
+
+    commitAll();
+    const [b] = await createB;
+    expect(b!.errorCode).toBe(0);
+    // A commit to a topic created by a batch still in flight was accepted (it saw the speculation).
+    expect((await createdB)[0]!.errorCode).toBe(0);
+    for (const r of [...(await Promise.all(first)), await third]) expect(r[0]!.errorCode).toBe(0);
+    expect(committed.image.offsets.group('g')!.get('a', 0)!.offset).toBe(3);
+    expect(committed.image.offsets.group('g')!.get('b', 0)!.offset).toBe(7);
+    controller.close();
+  });
+});
