@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import * as h from '../src/controller/handlers.js';
 import { type ControllerRaft, QuorumController } from '../src/controller/quorum-controller.js';
 import type { MetadataImageView } from '../src/image/types.js';
-import { decodeBatch } from '../src/records.js';
+import { decodeBatch, RecordType } from '../src/records.js';
 import { replayBatch } from '../src/replay.js';
 import { Harness, seeded } from './helpers/harness.js';
 
@@ -84,22 +84,66 @@ describe('speculation', () => {
     );
     const third = commit(3);
     await new Promise((r) => setImmediate(r));
-    expect(proposals).toHaveLength(5);
+    // The topic and the first commit went at once; the commits after it wait for it, gathered.
+    expect(proposals).toHaveLength(2);
 
-    // The topic's records were speculated; the commits were not, but each moved the offset.
+    // The topic's records were speculated; the commits were not, and the gathered ones do not move
+    // the speculative offset until they are proposed.
     expect(replayed[0]).toBeGreaterThan(0);
-    expect(replayed.slice(1)).toEqual([0, 0, 0, 0]);
-    expect(seen.map((img) => img.provenance.offset)).toEqual([base + 1, base + 2, base + 4]);
+    expect(replayed.slice(1)).toEqual([0]);
+    expect(seen.map((img) => img.provenance.offset)).toEqual([base + 1, base + 2, base + 2]);
     for (const img of seen) expect(img.offsets.group('g')).toBeUndefined();
 
     commitAll();
     const [b] = await createB;
     expect(b!.errorCode).toBe(0);
+    expect((await first[0]!)[0]!.errorCode).toBe(0);
+    // The three gathered commits: one batch, proposed once the first settled.
+    await new Promise((r) => setImmediate(r));
+    expect(proposals.map((p) => decodeBatch(p.data).records.length)).toEqual([3]);
+    commitAll();
     // A commit to a topic created by a batch still in flight was accepted (it saw the speculation).
     expect((await createdB)[0]!.errorCode).toBe(0);
-    for (const r of [...(await Promise.all(first)), await third]) expect(r[0]!.errorCode).toBe(0);
+    for (const r of [await first[1]!, await third]) expect(r[0]!.errorCode).toBe(0);
     expect(committed.image.offsets.group('g')!.get('a', 0)!.offset).toBe(3);
     expect(committed.image.offsets.group('g')!.get('b', 0)!.offset).toBe(7);
+    controller.close();
+  });
+
+  it('gathered offset commits go before any later write, in queue order', async () => {
+    const t = new Harness();
+    t.brokers([1]);
+    t.run(
+      h.createTopics(t.image, [{ name: 'a', numPartitions: 1, replicationFactor: 1 }], {
+        validateOnly: false,
+        defaults: { numPartitions: 1, replicationFactor: 1 },
+        random: seeded(1),
+      }),
+    );
+    const committed = { image: t.image as MetadataImageView };
+    const { raft, commitAll, proposals } = scriptedRaft(committed);
+    const controller = new QuorumController({ raft, committed, replay: replayBatch, nowMs: () => t.nowMs });
+    await controller.waitForActive(1000);
+    const commit = (offset: number) =>
+      controller.run('commitOffsets', (image, now) =>
+        h.commitOffsets(image, 'g', [{ topic: 'a', partition: 0, offset }], now),
+      );
+    const ops = [commit(1), commit(2), commit(3)];
+    const deleted = controller.run('deleteOffsets', (image) => {
+      // The commits are not speculated: the group shows only once they committed.
+      expect(image.offsets.group('g')).toBeUndefined();
+      return { records: [{ type: RecordType.OffsetDelete, version: 0, groupId: 'g' }], response: 'deleted' };
+    });
+    await new Promise((r) => setImmediate(r));
+    // Commit 1 in flight, 2 and 3 gathered and proposed before the deletion that came after them.
+    expect(proposals.map((p) => decodeBatch(p.data).records.map((r) => r.type))).toEqual([
+      [RecordType.OffsetCommit],
+      [RecordType.OffsetCommit, RecordType.OffsetCommit],
+      [RecordType.OffsetDelete],
+    ]);
+    commitAll();
+    await Promise.all([...ops, deleted]);
+    expect(committed.image.offsets.group('g')).toBeUndefined();
     controller.close();
   });
 });

@@ -102,6 +102,18 @@ export class QuorumController {
   /** Set when speculation may be wrong; ops wait until in-flight proposals settle, then rebuild. */
   private settling: Promise<void> | undefined;
   private readonly activationListeners = new Set<(active: boolean) => void>();
+  /** Whether a batch of offset commits alone is proposed and not yet settled. */
+  private offsetsInFlight = false;
+  /** Offset commits gathered for the next batch (see proposeOffsets). */
+  private gathered:
+    | {
+        readonly name: string;
+        readonly timestampMs: number;
+        readonly records: MetadataRecord[];
+        readonly committed: Promise<number>;
+        readonly settle: { resolve: (offset: number) => void; reject: (err: unknown) => void };
+      }
+    | undefined;
   private readonly onLeaderChange = (change: { leaderId: number; term: number; role: string }) =>
     this.leaderChanged(change.role === 'leader', change.term);
 
@@ -191,11 +203,30 @@ export class QuorumController {
           ? (response as (c: MetadataImageView, o: number) => R)(image, image.provenance.offset)
           : response;
     }
-    const batch: RecordBatch = { timestampMs: now, records: result.records };
-    const provisionalOffset = this.speculative.provenance.offset + 1;
-    // Speculate before proposing, so the next operation in the queue sees this one's effects.
+    const respond = (offset: number): R => {
+      const response = result.response;
+      return typeof response === 'function'
+        ? (response as (c: MetadataImageView, o: number) => R)(this.committed.image, offset)
+        : response;
+    };
+    if (offsetsOnly(result.records)) {
+      const committed = this.proposeOffsets(name, result.records, now).then(respond);
+      return () => committed;
+    }
+    // A batch of offset commits waiting goes first: the log keeps the order of the queue.
+    this.flushOffsets();
+    const committed = this.propose(name, { timestampMs: now, records: result.records }).then(respond);
+    return () => committed;
+  }
+
+  /**
+   * Appends `batch` (speculated first, so the next operation in the queue sees its effects); resolves
+   * with its offset once committed and applied here.
+   */
+  private propose(name: string, batch: RecordBatch): Promise<number> {
+    const provisionalOffset = this.speculative!.provenance.offset + 1;
     const shown = speculated(batch);
-    this.speculative = this.replay(this.speculative, shown, provisionalOffset, this.activeTerm);
+    this.speculative = this.replay(this.speculative!, shown, provisionalOffset, this.activeTerm);
     const entry: Pending = { batch: shown };
     this.pending.push(entry);
     const term = this.activeTerm;
@@ -208,13 +239,10 @@ export class QuorumController {
       () => undefined,
       () => undefined,
     );
-    const committed = proposal.then(
+    return proposal.then(
       (offset) => {
         this.settled(entry);
-        const response = result.response;
-        return typeof response === 'function'
-          ? (response as (c: MetadataImageView, o: number) => R)(this.committed.image, offset)
-          : response;
+        return offset;
       },
       (err: unknown) => {
         this.settled(entry);
@@ -226,7 +254,60 @@ export class QuorumController {
         throw toControllerError(err, this.raft.status().leaderId);
       },
     );
-    return () => committed;
+  }
+
+  /**
+   * Offset commits group-commit here too: while a batch of them is on its way through Raft, the next
+   * ones gather into one batch, proposed when it settles (or before any other write, or once it
+   * holds MAX_GATHERED_OFFSET_RECORDS). Each node sends its own calls, so without this every call is
+   * a Raft round (an Append and an fsync per replica, an apply per node) however close together they
+   * come; with it, calls arriving during a round share the next one. A lone call waits for nothing.
+   */
+  private proposeOffsets(name: string, records: readonly MetadataRecord[], now: number): Promise<number> {
+    if (!this.offsetsInFlight) {
+      this.offsetsInFlight = true;
+      const proposal = this.propose(name, { timestampMs: now, records });
+      const next = () => {
+        this.offsetsInFlight = false;
+        this.flushOffsets();
+      };
+      proposal.then(next, next);
+      return proposal;
+    }
+    let g = this.gathered;
+    if (g !== undefined && g.records.length + records.length > MAX_GATHERED_OFFSET_RECORDS) {
+      this.flushOffsets();
+      g = undefined;
+    }
+    if (g === undefined) {
+      let settle!: { resolve: (offset: number) => void; reject: (err: unknown) => void };
+      const committed = new Promise<number>((resolve, reject) => {
+        settle = { resolve, reject };
+      });
+      g = { name, timestampMs: now, records: [], committed, settle };
+      this.gathered = g;
+    }
+    g.records.push(...records);
+    return g.committed;
+  }
+
+  /** Proposes the gathered offset commits, if any (they then are the batch in flight). */
+  private flushOffsets(): void {
+    const g = this.gathered;
+    if (g === undefined) return;
+    this.gathered = undefined;
+    if (!this.active || this.speculative === undefined) {
+      g.settle.reject(this.notController());
+      return;
+    }
+    this.offsetsInFlight = true;
+    const proposal = this.propose(g.name, { timestampMs: g.timestampMs, records: g.records });
+    const next = () => {
+      this.offsetsInFlight = false;
+      this.flushOffsets();
+    };
+    proposal.then(next, next);
+    proposal.then(g.settle.resolve, g.settle.reject);
   }
 
   /** A proposal settled (committed, failed or timed out): it no longer needs replaying on top. */
@@ -310,6 +391,8 @@ export class QuorumController {
     this.activating = undefined;
     this.activationToken = undefined;
     this.speculative = undefined;
+    // Gathered offset commits were never proposed: refused, so their callers retry elsewhere.
+    this.flushOffsets();
     if (was) {
       this.log.info({ term: this.activeTerm }, 'no longer the active controller');
       for (const l of this.activationListeners) l(false);
@@ -336,9 +419,16 @@ export class QuorumController {
  * leader for every rebase while it is in flight cost more than committing it.
  */
 function speculated(batch: RecordBatch): RecordBatch {
-  for (const r of batch.records) if (r.type !== RecordType.OffsetCommit) return batch;
-  return { timestampMs: batch.timestampMs, records: [] };
+  return offsetsOnly(batch.records) ? { timestampMs: batch.timestampMs, records: [] } : batch;
 }
+
+function offsetsOnly(records: readonly MetadataRecord[]): boolean {
+  for (const r of records) if (r.type !== RecordType.OffsetCommit) return false;
+  return records.length > 0;
+}
+
+/** Most offset-commit records gathered into one batch (a few hundred kB of entry). */
+const MAX_GATHERED_OFFSET_RECORDS = 4000;
 
 function toControllerError(err: unknown, leaderId: number): ControllerError {
   if (err instanceof ControllerError) return err;
