@@ -39,17 +39,23 @@ function scriptedRaft(committed: { image: MetadataImageView }) {
   return { raft, commitAll, proposals };
 }
 
+/** One broker and a topic `a` of `partitions` partitions. */
+function withTopicA(partitions: number): Harness {
+  const t = new Harness();
+  t.brokers([1]);
+  t.run(
+    h.createTopics(t.image, [{ name: 'a', numPartitions: partitions, replicationFactor: 1 }], {
+      validateOnly: false,
+      defaults: { numPartitions: 1, replicationFactor: 1 },
+      random: seeded(1),
+    }),
+  );
+  return t;
+}
+
 describe('speculation', () => {
   it('replays proposed batches for later operations, offset commits only as an offset move', async () => {
-    const t = new Harness();
-    t.brokers([1]);
-    t.run(
-      h.createTopics(t.image, [{ name: 'a', numPartitions: 2, replicationFactor: 1 }], {
-        validateOnly: false,
-        defaults: { numPartitions: 1, replicationFactor: 1 },
-        random: seeded(1),
-      }),
-    );
+    const t = withTopicA(2);
     const committed = { image: t.image as MetadataImageView };
     const base = committed.image.provenance.offset;
     const { raft, commitAll, proposals } = scriptedRaft(committed);
@@ -111,15 +117,7 @@ describe('speculation', () => {
   });
 
   it('gathered offset commits go before any later write, in queue order', async () => {
-    const t = new Harness();
-    t.brokers([1]);
-    t.run(
-      h.createTopics(t.image, [{ name: 'a', numPartitions: 1, replicationFactor: 1 }], {
-        validateOnly: false,
-        defaults: { numPartitions: 1, replicationFactor: 1 },
-        random: seeded(1),
-      }),
-    );
+    const t = withTopicA(1);
     const committed = { image: t.image as MetadataImageView };
     const { raft, commitAll, proposals } = scriptedRaft(committed);
     const controller = new QuorumController({ raft, committed, replay: replayBatch, nowMs: () => t.nowMs });
