@@ -34,7 +34,8 @@ export interface ReplicatedSessionStoreOptions {
 const MAX_IDS_PER_REPORT = 10_000;
 
 export class ReplicatedSessionStore implements SessionStore {
-  private readonly heard = new Set<string>();
+  /** Session ids (signed, as jute's longs) heard from since the last report: every request adds one. */
+  private readonly heard = new Set<bigint>();
   private readonly listeners = new Set<(id: bigint, reason: SessionEndReason) => void>();
   private readonly unsubscribe: () => void;
   private readonly timer: NodeJS.Timeout;
@@ -69,12 +70,12 @@ export class ReplicatedSessionStore implements SessionStore {
   }
 
   touch(id: bigint): void {
-    this.heard.add(formatSessionId(BigInt.asUintN(64, id)));
+    this.heard.add(BigInt.asIntN(64, id));
   }
 
   async close(id: bigint): Promise<void> {
     const sessionId = formatSessionId(BigInt.asUintN(64, id));
-    this.heard.delete(sessionId);
+    this.heard.delete(BigInt.asIntN(64, id));
     const r = await this.opts.call('zkSessionClose', { sessionId });
     await this.opts.caughtUpTo(r.offset, this.opts.requestTimeoutMs);
   }
@@ -93,17 +94,17 @@ export class ReplicatedSessionStore implements SessionStore {
   private onMetadata(changes: readonly MetadataChange[]): void {
     for (const c of changes) {
       if (c.kind === 'zk-session-ended') {
-        this.heard.delete(c.sessionId);
+        this.heard.delete(serverId(c.sessionId));
         this.emit(c.sessionId, c.reason);
       } else if (c.kind === 'zk-session' && c.ownerId !== this.opts.nodeId) {
-        this.heard.delete(c.sessionId);
+        this.heard.delete(serverId(c.sessionId));
         this.emit(c.sessionId, 'moved');
       }
     }
   }
 
   private emit(sessionId: string, reason: SessionEndReason): void {
-    const id = BigInt.asIntN(64, BigInt(`0x${sessionId}`));
+    const id = serverId(sessionId);
     for (const l of this.listeners) {
       try {
         l(id, reason);
@@ -116,14 +117,15 @@ export class ReplicatedSessionStore implements SessionStore {
   private async report(): Promise<void> {
     if (this.reporting || this.heard.size === 0) return;
     this.reporting = true;
-    const ids: string[] = [];
+    const ids: bigint[] = [];
     for (const id of this.heard) {
       ids.push(id);
       if (ids.length >= MAX_IDS_PER_REPORT) break;
     }
     for (const id of ids) this.heard.delete(id);
     try {
-      const r = await this.opts.call('zkSessionHeartbeat', { ownerId: this.opts.nodeId, sessionIds: ids });
+      const sessionIds = ids.map((id) => formatSessionId(BigInt.asUintN(64, id)));
+      const r = await this.opts.call('zkSessionHeartbeat', { ownerId: this.opts.nodeId, sessionIds });
       if (r.unknown.length > 0) {
         this.opts.logger.debug(
           { sessions: r.unknown },
@@ -138,6 +140,11 @@ export class ReplicatedSessionStore implements SessionStore {
       this.reporting = false;
     }
   }
+}
+
+/** A session id of the metadata (16 hex digits) as the ZooKeeper server names it (a signed long). */
+function serverId(sessionId: string): bigint {
+  return BigInt.asIntN(64, BigInt(`0x${sessionId}`));
 }
 
 function fromHex(s: string): Uint8Array {

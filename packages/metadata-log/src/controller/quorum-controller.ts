@@ -264,16 +264,7 @@ export class QuorumController {
    * come; with it, calls arriving during a round share the next one. A lone call waits for nothing.
    */
   private proposeOffsets(name: string, records: readonly MetadataRecord[], now: number): Promise<number> {
-    if (!this.offsetsInFlight) {
-      this.offsetsInFlight = true;
-      const proposal = this.propose(name, { timestampMs: now, records });
-      const next = () => {
-        this.offsetsInFlight = false;
-        this.flushOffsets();
-      };
-      proposal.then(next, next);
-      return proposal;
-    }
+    if (!this.offsetsInFlight) return this.proposeInFlight(name, { timestampMs: now, records });
     let g = this.gathered;
     if (g !== undefined && g.records.length + records.length > MAX_GATHERED_OFFSET_RECORDS) {
       this.flushOffsets();
@@ -300,14 +291,22 @@ export class QuorumController {
       g.settle.reject(this.notController());
       return;
     }
+    this.proposeInFlight(g.name, { timestampMs: g.timestampMs, records: g.records }).then(
+      g.settle.resolve,
+      g.settle.reject,
+    );
+  }
+
+  /** Proposes a batch of offset commits as the one in flight; once it settles, the gathered ones go. */
+  private proposeInFlight(name: string, batch: RecordBatch): Promise<number> {
     this.offsetsInFlight = true;
-    const proposal = this.propose(g.name, { timestampMs: g.timestampMs, records: g.records });
+    const proposal = this.propose(name, batch);
     const next = () => {
       this.offsetsInFlight = false;
       this.flushOffsets();
     };
     proposal.then(next, next);
-    proposal.then(g.settle.resolve, g.settle.reject);
+    return proposal;
   }
 
   /** A proposal settled (committed, failed or timed out): it no longer needs replaying on top. */
