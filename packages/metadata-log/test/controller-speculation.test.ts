@@ -144,4 +144,34 @@ describe('speculation', () => {
     expect(committed.image.offsets.group('g')).toBeUndefined();
     controller.close();
   });
+
+  it('gathered offset commits never build an entry over 1 MiB', async () => {
+    const t = withTopicA(1);
+    const committed = { image: t.image as MetadataImageView };
+    const { raft, commitAll, proposals } = scriptedRaft(committed);
+    const controller = new QuorumController({ raft, committed, replay: replayBatch, nowMs: () => t.nowMs });
+    await controller.waitForActive(1000);
+    // Each commit carries 4,000 bytes of metadata (Kafka's default limit is 4,096).
+    const metadata = 'm'.repeat(4000);
+    const ops = Array.from({ length: 401 }, (_, i) =>
+      controller.run('commitOffsets', (image, now) =>
+        h.commitOffsets(image, 'g', [{ topic: 'a', partition: 0, offset: i, metadata }], now),
+      ),
+    );
+    const sizes: number[] = [];
+    let records = 0;
+    while (records < 401) {
+      await new Promise((r) => setImmediate(r));
+      for (const p of proposals) {
+        sizes.push(p.data.length);
+        records += decodeBatch(p.data).records.length;
+      }
+      commitAll();
+    }
+    expect(sizes.length).toBeGreaterThan(2);
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(1024 * 1024);
+    for (const r of await Promise.all(ops)) expect(r[0]!.errorCode).toBe(0);
+    expect(committed.image.offsets.group('g')!.get('a', 0)!.offset).toBe(400);
+    controller.close();
+  });
 });

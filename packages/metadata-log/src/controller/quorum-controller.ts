@@ -110,6 +110,8 @@ export class QuorumController {
         readonly name: string;
         readonly timestampMs: number;
         readonly records: MetadataRecord[];
+        /** An upper bound of the records' encoded size (see recordBytes). */
+        bytes: number;
         readonly committed: Promise<number>;
         readonly settle: { resolve: (offset: number) => void; reject: (err: unknown) => void };
       }
@@ -259,14 +261,15 @@ export class QuorumController {
   /**
    * Offset commits group-commit here too: while a batch of them is on its way through Raft, the next
    * ones gather into one batch, proposed when it settles (or before any other write, or once it
-   * holds MAX_GATHERED_OFFSET_RECORDS). Each node sends its own calls, so without this every call is
+   * would outgrow MAX_GATHERED_OFFSET_BYTES). Each node sends its own calls, so without this every call is
    * a Raft round (an Append and an fsync per replica, an apply per node) however close together they
    * come; with it, calls arriving during a round share the next one. A lone call waits for nothing.
    */
   private proposeOffsets(name: string, records: readonly MetadataRecord[], now: number): Promise<number> {
     if (!this.offsetsInFlight) return this.proposeInFlight(name, { timestampMs: now, records });
     let g = this.gathered;
-    if (g !== undefined && g.records.length + records.length > MAX_GATHERED_OFFSET_RECORDS) {
+    const bytes = recordBytes(records);
+    if (g !== undefined && g.bytes + bytes > MAX_GATHERED_OFFSET_BYTES) {
       this.flushOffsets();
       g = undefined;
     }
@@ -275,10 +278,11 @@ export class QuorumController {
       const committed = new Promise<number>((resolve, reject) => {
         settle = { resolve, reject };
       });
-      g = { name, timestampMs: now, records: [], committed, settle };
+      g = { name, timestampMs: now, records: [], bytes: 0, committed, settle };
       this.gathered = g;
     }
     g.records.push(...records);
+    g.bytes += bytes;
     return g.committed;
   }
 
@@ -426,8 +430,22 @@ function offsetsOnly(records: readonly MetadataRecord[]): boolean {
   return records.length > 0;
 }
 
-/** Most offset-commit records gathered into one batch (a few hundred kB of entry). */
-const MAX_GATHERED_OFFSET_RECORDS = 4000;
+/**
+ * Most bytes of offset commits gathered into one batch: a Raft entry travels whole in one Append, so
+ * gathering must never build one near the transport's frame limit (an op's own batch is bounded by
+ * the request that carried it). Raft's default bytes per Append.
+ */
+const MAX_GATHERED_OFFSET_BYTES = 1024 * 1024;
+
+/** An upper bound of offset-commit records' encoded size: strings at 3 bytes a UTF-16 unit, 64 for the rest. */
+function recordBytes(records: readonly MetadataRecord[]): number {
+  let n = 0;
+  for (const r of records) {
+    const c = r as { groupId?: string; topic?: string; metadata?: string };
+    n += 64 + 3 * ((c.groupId?.length ?? 0) + (c.topic?.length ?? 0) + (c.metadata?.length ?? 0));
+  }
+  return n;
+}
 
 function toControllerError(err: unknown, leaderId: number): ControllerError {
   if (err instanceof ControllerError) return err;
