@@ -261,9 +261,9 @@ export class QuorumController {
   /**
    * Offset commits group-commit here too: while a batch of them is on its way through Raft, the next
    * ones gather into one batch, proposed when it settles (or before any other write, or once it
-   * would outgrow MAX_GATHERED_OFFSET_BYTES). Each node sends its own calls, so without this every call is
-   * a Raft round (an Append and an fsync per replica, an apply per node) however close together they
-   * come; with it, calls arriving during a round share the next one. A lone call waits for nothing.
+   * would outgrow MAX_GATHERED_OFFSET_BYTES). Each node sends its own calls, so without this every call
+   * is a Raft round (an Append and an fsync per replica, an apply per node) however close together
+   * they come; with it, calls arriving during a round share the next one. A lone call waits for nothing.
    */
   private proposeOffsets(name: string, records: readonly MetadataRecord[], now: number): Promise<number> {
     if (!this.offsetsInFlight) return this.proposeInFlight(name, { timestampMs: now, records });
@@ -295,10 +295,15 @@ export class QuorumController {
       g.settle.reject(this.notController());
       return;
     }
-    this.proposeInFlight(g.name, { timestampMs: g.timestampMs, records: g.records }).then(
-      g.settle.resolve,
-      g.settle.reject,
-    );
+    try {
+      this.proposeInFlight(g.name, { timestampMs: g.timestampMs, records: g.records }).then(
+        g.settle.resolve,
+        g.settle.reject,
+      );
+    } catch (err) {
+      // Runs from a settling proposal's callback too: whatever fails belongs to the gathered callers.
+      g.settle.reject(err);
+    }
   }
 
   /** Proposes a batch of offset commits as the one in flight; once it settles, the gathered ones go. */
