@@ -41,9 +41,11 @@
  * ZooKeeper-era consumer commits again soon after its answer, so without that wait the writers split
  * into two halves taking turns (one half in flight, the other waiting), each call carrying half of
  * them: twice the calls, Raft entries, fsyncs and applies per commit, for the same latency. The wait
- * ends as soon as the writers are back (a lone writer's next write goes at once), and writers that
- * went away cost at most `commitGatherMs` once, as the next call expects only what the last one
- * carried.
+ * ends as soon as the writers are back (a lone writer's next write goes at once). Writers that do not
+ * come back soon (consumers committing now and then rather than in a loop) cost each call up to
+ * `commitGatherMs`, which is why it is short: a longer wait gathers more under heavy load (15 ms
+ * measured ~15% more commits/s than 5 ms at 256 looping writers on a loaded 2-core machine) at that
+ * price.
  */
 import {
   type ApiName,
