@@ -53,6 +53,16 @@ function withTopicA(partitions: number): Harness {
   return t;
 }
 
+/** An active controller over a scripted Raft, on one broker and a one-partition topic `a`. */
+async function activeController() {
+  const t = withTopicA(1);
+  const committed = { image: t.image as MetadataImageView };
+  const { raft, commitAll, proposals } = scriptedRaft(committed);
+  const controller = new QuorumController({ raft, committed, replay: replayBatch, nowMs: () => t.nowMs });
+  await controller.waitForActive(1000);
+  return { committed, commitAll, proposals, controller };
+}
+
 describe('speculation', () => {
   it('replays proposed batches for later operations, offset commits only as an offset move', async () => {
     const t = withTopicA(2);
@@ -117,11 +127,7 @@ describe('speculation', () => {
   });
 
   it('gathered offset commits go before any later write, in queue order', async () => {
-    const t = withTopicA(1);
-    const committed = { image: t.image as MetadataImageView };
-    const { raft, commitAll, proposals } = scriptedRaft(committed);
-    const controller = new QuorumController({ raft, committed, replay: replayBatch, nowMs: () => t.nowMs });
-    await controller.waitForActive(1000);
+    const { committed, commitAll, proposals, controller } = await activeController();
     const commit = (offset: number) =>
       controller.run('commitOffsets', (image, now) =>
         h.commitOffsets(image, 'g', [{ topic: 'a', partition: 0, offset }], now),
@@ -146,11 +152,7 @@ describe('speculation', () => {
   });
 
   it('gathered offset commits never build an entry over 1 MiB', async () => {
-    const t = withTopicA(1);
-    const committed = { image: t.image as MetadataImageView };
-    const { raft, commitAll, proposals } = scriptedRaft(committed);
-    const controller = new QuorumController({ raft, committed, replay: replayBatch, nowMs: () => t.nowMs });
-    await controller.waitForActive(1000);
+    const { committed, commitAll, proposals, controller } = await activeController();
     // Each commit carries 4,000 bytes of metadata (Kafka's default limit is 4,096).
     const metadata = 'm'.repeat(4000);
     const ops = Array.from({ length: 401 }, (_, i) =>

@@ -379,7 +379,11 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   get(path: string): Znode | undefined {
     const d = this.resolve(path);
     if (d === undefined) return undefined;
-    if (!(d instanceof PartNode)) return this.znode(d);
+    return d instanceof PartNode ? this.partZnode(d) : this.znode(d);
+  }
+
+  /** A part's znode, built once per part and shared by every snapshot holding it. */
+  private partZnode(d: PartNode): Znode {
     const cached = d.cache.get(d.part);
     if (cached !== undefined) return cached;
     const z = freezeZnode(this.znode(d.describe()));
@@ -399,7 +403,7 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   stat(path: string): Stat | undefined {
     const d = this.resolve(path);
     if (d === undefined) return undefined;
-    if (d instanceof PartNode) return this.get(path)?.stat;
+    if (d instanceof PartNode) return this.partZnode(d).stat;
     const raw = d.data();
     return this.statOf(d, raw === null ? 0 : typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length);
   }
