@@ -41,11 +41,15 @@
  * ZooKeeper-era consumer commits again soon after its answer, so without that wait the writers split
  * into two halves taking turns (one half in flight, the other waiting), each call carrying half of
  * them: twice the calls, Raft entries, fsyncs and applies per commit, for the same latency. The wait
- * ends as soon as the writers are back (a lone writer's next write goes at once). Writers that do not
- * come back soon (consumers committing now and then rather than in a loop) cost each call up to
- * `commitGatherMs`, which is why it is short: a longer wait gathers more under heavy load (15 ms
- * measured ~15% more commits/s than 5 ms at 256 looping writers on a loaded 2-core machine) at that
- * price.
+ * ends as soon as the writers are back (a lone writer's next write goes at once), and it counts
+ * writes, not writers: consumers committing now and then end it as soon as as many writes came as
+ * the last call carried. Under load the answers reach a busy client process one by one, and its
+ * writes come back over several ms: with 256 looping writers on a loaded 2-core machine a 5 ms bound
+ * gathered so few that the nodes spent ~30% more CPU per commit than with 30 ms (A/B runs of
+ * scripts/perf/commit-load.mjs). The price is latency for writes that arrive faster than they are
+ * answered without being the same writers (an open stream rather than a loop): each call then waits
+ * the whole bound, like a producer's linger.ms; 30 ms is small beside the 5 s Kafka lets an offset
+ * commit take (offsets.commit.timeout.ms).
  */
 import {
   type ApiName,
@@ -80,7 +84,7 @@ export interface ZkAdminWritesOptions {
   readonly maxCommitBatch?: number;
   /**
    * Longest wait of a group's next commitOffsets call for the writers the last one answered (default
-   * 5 ms; 0: no gathering, see the module comment).
+   * 30 ms; 0: no gathering, see the module comment).
    */
   readonly commitGatherMs?: number;
 }
@@ -267,7 +271,7 @@ export class ZkAdminWrites implements WriteHandler {
     this.refusedError = options.refusedError ?? ErrorCode.UNIMPLEMENTED;
     this.retryForMs = options.retryForMs ?? 5000;
     this.maxCommitBatch = options.maxCommitBatch ?? 1000;
-    this.commitGatherMs = options.commitGatherMs ?? 5;
+    this.commitGatherMs = options.commitGatherMs ?? 30;
   }
 
   async write(ops: readonly WriteOp[], ctx: WriteContext): Promise<WriteResult> {
