@@ -67,6 +67,25 @@ function everyPrefixFails(encoded: Uint8Array, read: (r: JuteReader) => unknown)
 }
 
 describe('jute primitives', () => {
+  it("writes a long as 8 big-endian two's-complement bytes on either side of 2^53", () => {
+    const edges = [
+      0n,
+      1n,
+      2n ** 32n - 1n,
+      2n ** 32n,
+      2n ** 53n - 1n,
+      2n ** 53n,
+      2n ** 63n - 1n,
+      -1n,
+      -(2n ** 63n),
+    ];
+    for (const v of edges) {
+      const want = Buffer.alloc(8);
+      want.writeBigInt64BE(v);
+      expect(Buffer.from(new JuteWriter(1).long(v).bytes()), String(v)).toEqual(want);
+    }
+  });
+
   it('round-trip int, long, bool, buffer, ustring and vector', () => {
     fc.assert(
       fc.property(

@@ -134,7 +134,7 @@ export class OffsetsImageImpl implements OffsetsImage {
 
 class GroupWork {
   /** Topics whose partition map is already this delta's private copy. */
-  readonly owned = new Set<string>();
+  readonly owned = new Map<string, Map<number, CommittedOffset>>();
   /**
    * Per topic this delta committed to or deleted from, the partitions it touched (null: all of them,
    * the topic's offsets were dropped). A superset of what changed.
@@ -197,11 +197,12 @@ class GroupWork {
 
   /** The topic's partition map, made private to this delta. */
   own(topic: string): Map<number, CommittedOffset> {
-    const parts = this.topics.get(topic);
-    if (parts !== undefined && this.owned.has(topic)) return parts as Map<number, CommittedOffset>;
-    const mine = new Map(parts);
+    // A plain Map first: its string keys cache their hashes, the trie hashes the name on every get.
+    const owned = this.owned.get(topic);
+    if (owned !== undefined) return owned;
+    const mine = new Map(this.topics.get(topic));
     this.topics.set(topic, mine);
-    this.owned.add(topic);
+    this.owned.set(topic, mine);
     return mine;
   }
 

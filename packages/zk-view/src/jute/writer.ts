@@ -8,6 +8,9 @@ const ATTACH_BYTES = 4096;
  * by reference between the buffer's parts, so a reply made mostly of a cached encoding is written
  * without copying it ({@link frameParts}).
  */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const TWO_32 = 2 ** 32;
+
 export class JuteWriter {
   private buf: Buffer;
   private pos = 0;
@@ -44,7 +47,15 @@ export class JuteWriter {
 
   long(v: bigint): this {
     this.ensure(8);
-    this.buf.writeBigInt64BE(BigInt.asIntN(64, v), this.pos);
+    // Stats are mostly small non-negative zxids and times: as two 32-bit halves of a Number they cost
+    // no BigInt arithmetic (several allocations per field in writeBigInt64BE).
+    if (v >= 0n && v <= MAX_SAFE) {
+      const n = Number(v);
+      this.buf.writeUInt32BE(Math.floor(n / TWO_32), this.pos);
+      this.buf.writeUInt32BE(n % TWO_32, this.pos + 4);
+    } else {
+      this.buf.writeBigInt64BE(BigInt.asIntN(64, v), this.pos);
+    }
     this.pos += 8;
     return this;
   }

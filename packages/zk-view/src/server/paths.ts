@@ -9,26 +9,30 @@ export function invalidPathReason(path: string): string | undefined {
   if (path.length === 0) return 'path is empty';
   if (path.charCodeAt(0) !== 47) return 'path must start with /';
   if (path.length === 1) return undefined;
-  if (path.endsWith('/')) return 'path must not end with /';
-  const segments = path.split('/');
-  for (let i = 1; i < segments.length; i++) {
-    const s = segments[i]!;
-    if (s.length === 0) return 'empty node name';
-    if (s === '.' || s === '..') return `relative path segment ${s}`;
-  }
-  for (let i = 0; i < path.length; i++) {
-    const c = path.charCodeAt(i);
-    if (
-      c === 0 ||
-      (c > 0 && c <= 0x1f) ||
-      (c >= 0x7f && c <= 0x9f) ||
-      (c >= 0xd800 && c <= 0xf8ff) ||
-      (c >= 0xfff0 && c <= 0xffff)
+  if (path.charCodeAt(path.length - 1) === 47) return 'path must not end with /';
+  // One pass (every write checks its path): segments end at each '/' and at the end of the path. The
+  // segment checks come before the character checks, as in PathUtils.
+  let segmentReason: string | undefined;
+  let charReason: string | undefined;
+  let start = 1;
+  for (let i = 1; i <= path.length; i++) {
+    const c = i < path.length ? path.charCodeAt(i) : 47;
+    if (c === 47) {
+      const n = i - start;
+      if (segmentReason === undefined) {
+        if (n === 0) segmentReason = 'empty node name';
+        else if (n <= 2 && path.charCodeAt(start) === 46 && (n === 1 || path.charCodeAt(start + 1) === 46))
+          segmentReason = `relative path segment ${path.slice(start, i)}`;
+      }
+      start = i + 1;
+    } else if (
+      charReason === undefined &&
+      (c <= 0x1f || (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xf8ff) || c >= 0xfff0)
     ) {
-      return `invalid character @${i}`;
+      charReason = `invalid character @${i}`;
     }
   }
-  return undefined;
+  return segmentReason ?? charReason;
 }
 
 /** Normalizes a chroot ('' or '/' = none) and checks it. */
