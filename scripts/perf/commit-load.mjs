@@ -92,13 +92,17 @@ try {
   let stop = false;
   let value = 0;
   const latencies = [];
+  /** Writes slower than 200 ms: when they started (epoch ms, to set beside the nodes' logs) and how long. */
+  const slow = [];
   const loops = sessions.map(async (s, i) => {
     for (let seq = 0; !stop; seq++) {
       const t0 = performance.now();
       await s.setData(shares[i][seq % shares[i].length], Buffer.from(String(++value)));
       if (measuring) {
         ops++;
-        latencies.push(performance.now() - t0);
+        const ms = performance.now() - t0;
+        latencies.push(ms);
+        if (ms > 200) slow.push([Math.round(performance.timeOrigin + t0), Math.round(ms)]);
       }
     }
   });
@@ -119,11 +123,19 @@ try {
   stop = true;
   await Promise.all(loops);
   latencies.sort((a, b) => a - b);
+  if (slow.length > 0) {
+    const at = new Map();
+    for (const [t, ms] of slow)
+      at.set(Math.floor(t / 100) * 100, Math.max(at.get(Math.floor(t / 100) * 100) ?? 0, ms));
+    out(
+      `writes over 200 ms: ${slow.length}, started at (epoch ms, 100 ms buckets, slowest): ${[...at].map(([t, ms]) => `${t}:${ms}`).join(' ')}`,
+    );
+  }
   const rate = (ops / elapsedMs) * 1000;
   const nodeCpu = pids.map((_, i) => ((cpu1[i] - cpu0[i]) / elapsedMs) * 100);
   const sum = nodeCpu.reduce((a, b) => a + b, 0);
   out(
-    `${clients} clients: ${Math.round(rate)} commits/s, p50 ${latencies[latencies.length >> 1]?.toFixed(2)} ms, p99 ${latencies[Math.floor(latencies.length * 0.99)]?.toFixed(2)} ms`,
+    `${clients} clients: ${Math.round(rate)} commits/s, p50 ${latencies[latencies.length >> 1]?.toFixed(2)} ms, p99 ${latencies[Math.floor(latencies.length * 0.99)]?.toFixed(2)} ms, p999 ${latencies[Math.floor(latencies.length * 0.999)]?.toFixed(2)} ms, max ${latencies.at(-1)?.toFixed(2)} ms`,
   );
   out(
     `CPU % of a core: nodes ${nodeCpu.map(Math.round).join(' ')}, client ${Math.round(((own.user + own.system) / 1000 / elapsedMs) * 100)}; nodes ${((sum / 100 / rate) * 1e6).toFixed(1)} us per commit summed`,

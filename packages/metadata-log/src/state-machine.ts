@@ -34,7 +34,9 @@ export class MetadataStateMachine implements StateMachine {
 
   constructor(options: MetadataStateMachineOptions = {}) {
     this.current = options.image ?? MetadataImage.EMPTY;
-    this.snapshotOptions = options.snapshot ?? {};
+    // Small chunks: the Raft driver pulls them one at a time between other work, so a chunk's encoding
+    // (~15 ms per 128 KiB here) is the longest a snapshot holds the event loop.
+    this.snapshotOptions = { chunkBytes: 128 * 1024, ...options.snapshot };
     this.onListenerError =
       options.onListenerError ??
       ((err) =>

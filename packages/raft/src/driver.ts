@@ -736,7 +736,13 @@ export class RaftNode extends EventEmitter {
       const index = meta.index;
       const sink = this.opts.snapshots.create(meta);
       try {
-        for await (const chunk of chunks) await sink.write(chunk);
+        for await (const chunk of chunks) {
+          await sink.write(chunk);
+          // The chunks are produced on this thread as they are pulled: a macrotask between them lets
+          // Raft I/O and clients in, so a snapshot of a large image is a CPU cost, not a stall of
+          // every write (one 7 MB image took ~0.7 s to encode in one go on each node at once).
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         await sink.commit();
       } catch (err) {
         await sink.abort().catch(() => undefined);

@@ -114,6 +114,41 @@ describe('RaftNode over TCP and LevelDB', () => {
     expect(items).toEqual(cluster.nodes[leader.id - 1]!.sm.items);
   });
 
+  it('takes a snapshot a chunk at a time, letting other work in between', async () => {
+    // Chunks produced lazily, as the metadata image's are: each pull notes whether a macrotask
+    // scheduled at the previous one ran first (the event loop was not held for the whole snapshot).
+    const turns: boolean[] = [];
+    class Lazy extends ListStateMachine {
+      override snapshot(): Iterable<Uint8Array> {
+        const chunks = [...super.snapshot()];
+        return (function* () {
+          let ran = true;
+          for (const c of chunks) {
+            turns.push(ran);
+            ran = false;
+            setImmediate(() => {
+              ran = true;
+            });
+            yield c;
+          }
+        })();
+      }
+    }
+    cluster = new TestCluster(
+      3,
+      { snapshotThresholdBytes: 2_000, snapshotTrailingEntries: 10 },
+      'test-cluster',
+      () => new Lazy(),
+    );
+    await cluster.start();
+    const leader = await cluster.leader();
+    await Promise.all(Array.from({ length: 300 }, (_, i) => leader.propose(enc(`c${i}-${'x'.repeat(40)}`))));
+    await waitFor(() => leader.status().snapshotIndex > 0, 'a snapshot');
+    // At least one snapshot of 300 items: 6+ chunks of 50.
+    expect(turns.length).toBeGreaterThanOrEqual(6);
+    expect(turns.every((t) => t)).toBe(true);
+  });
+
   it('serves linearizable reads through read-index and hands leadership over on graceful stop', async () => {
     cluster = new TestCluster(3);
     await cluster.start();

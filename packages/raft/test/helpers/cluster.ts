@@ -48,6 +48,7 @@ export class TestCluster {
     private readonly size: number,
     private readonly tuning: Record<string, number> = {},
     readonly clusterId = 'test-cluster',
+    private readonly makeStateMachine: () => ListStateMachine = () => new ListStateMachine(),
   ) {}
 
   async start(): Promise<void> {
@@ -55,13 +56,13 @@ export class TestCluster {
     const ports = await freePorts(this.size);
     this.quorum = ports.map((p, i) => `${i + 1}@127.0.0.1:${p}`).join(',');
     for (let i = 1; i <= this.size; i++)
-      this.nodes.push({ id: i, dir: join(this.root, `n${i}`), sm: new ListStateMachine() });
+      this.nodes.push({ id: i, dir: join(this.root, `n${i}`), sm: this.makeStateMachine() });
     await Promise.all(this.nodes.map((n) => this.startNode(n.id)));
   }
 
   async startNode(id: number): Promise<RaftNode> {
     const n = this.nodes[id - 1]!;
-    n.sm = new ListStateMachine();
+    n.sm = this.makeStateMachine();
     n.node = await startRaftNode({
       nodeId: id,
       clusterId: this.clusterId,

@@ -5,7 +5,8 @@
  * it cannot reference them at compile time; only the few calls used here are typed).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,7 +82,13 @@ export async function startKbroker(
     ...(process.env.KBROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
     ...(options.nodeArgs ?? []),
   ];
+  // KBROKER_BENCH_LOG_DIR=DIR keeps each node's info-level log in DIR/node-<id>.log (appended across
+  // restarts), stderr (pino's JSON) included; without it the nodes log warnings only, and only the last
+  // 4 kB of stderr is kept for error messages.
+  const logDir = process.env.KBROKER_BENCH_LOG_DIR;
+  if (logDir !== undefined) await mkdir(logDir, { recursive: true });
   const launch = (i: number) => {
+    const logFd = logDir === undefined ? 'ignore' : openSync(join(logDir, `node-${i + 1}.log`), 'a');
     const child = spawn(
       process.execPath,
       [
@@ -101,12 +108,13 @@ export async function startKbroker(
         '--data-dir',
         join(root, `node-${i + 1}`),
         '--log-level',
-        'warn',
+        logDir === undefined ? 'warn' : 'info',
         '--config',
         config,
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { stdio: ['ignore', logFd, logDir === undefined ? 'pipe' : logFd] },
     );
+    if (typeof logFd === 'number') closeSync(logFd);
     liveChildren.add(child);
     child.stderr?.on('data', (d) => {
       output = (output + String(d)).slice(-4000);
