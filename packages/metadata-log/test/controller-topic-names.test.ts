@@ -97,4 +97,26 @@ describe('topic names', () => {
     expect([...topicNames(topics)]).toEqual(['x', 'y_z']);
     expect(checkNewTopicName('y.z', topicNames(topics)).collidesWith).toBe('y_z');
   });
+
+  it('finds the same collision by looking up spellings as by scanning every name', () => {
+    const asSet = (names: readonly string[]) => {
+      const set = new Set(names);
+      return { has: (n: string) => set.has(n), names: () => names };
+    };
+    // Existing topics never collide with one another (the controller refuses that), so each unified
+    // form has at most one name.
+    const existing = ['metrics_cpu', 'a.b', 'x.y_z', 'p', '_', '.a_'];
+    for (const name of ['metrics.cpu', 'a_b', 'a.b', 'x_y.z', 'x_y_z', 'p', '.', '_a.', 'q.r'])
+      expect(findCollidingTopic(name, asSet(existing))).toBe(findCollidingTopic(name, existing));
+    // More than 12 dots and underscores: every name is compared instead.
+    const many = `${'_'.repeat(13)}x`;
+    expect(findCollidingTopic(many, asSet([`${'.'.repeat(13)}x`]))).toBe(`${'.'.repeat(13)}x`);
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.stringMatching(/^[ab._]{1,6}$/), { maxLength: 12, selector: unifyCollisionChars }),
+        fc.stringMatching(/^[ab._]{1,6}$/),
+        (names, name) => findCollidingTopic(name, asSet(names)) === findCollidingTopic(name, names),
+      ),
+    );
+  });
 });

@@ -2,7 +2,7 @@
  * Every controller handler through a real image: the records it returns, replayed, must produce the
  * promised state; every refusal carries its Kafka error.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ControllerError } from '../src/controller/errors.js';
 import * as h from '../src/controller/handlers.js';
 import { ConfigResourceType, RecordType } from '../src/records.js';
@@ -219,6 +219,32 @@ describe('topics', () => {
     expect(create(t, [{ name: 'a_b', numPartitions: 1, replicationFactor: 1 }])[0]!.error).toBe(
       'INVALID_TOPIC_EXCEPTION',
     );
+  });
+
+  it('checks a new name by lookups, never by a pass over every topic', () => {
+    const t = new Harness();
+    t.brokers([1]);
+    create(t, [{ name: 'x.y_z', numPartitions: 1, replicationFactor: 1 }]);
+    const every = vi.spyOn(Object.getPrototypeOf(t.image.topics), 'topics');
+    try {
+      // Another seed than create()'s: the topic ids must differ from the first request's.
+      const topics = ['plain', 'p.q', 'p_q', 'x_y.z'].map((name) => ({
+        name,
+        numPartitions: 1,
+        replicationFactor: 1,
+      }));
+      const results = t.run(h.createTopics(t.image, topics, { defaults, random: seeded(8) }));
+      // One created earlier in the same request counts as existing.
+      expect(results.map((r) => r.error)).toEqual([
+        null,
+        null,
+        'INVALID_TOPIC_EXCEPTION',
+        'INVALID_TOPIC_EXCEPTION',
+      ]);
+      expect(every).not.toHaveBeenCalled();
+    } finally {
+      every.mockRestore();
+    }
   });
 
   it('deletes topics with their configs; unknown ones are reported', () => {

@@ -802,47 +802,54 @@ export class ImageZnodeSnapshot implements ZnodeTreeSnapshot {
   // --- /config -------------------------------------------------------------------------------------
 
   /**
-   * `/config/topics` children: every topic (Kafka's admin path writes `/config/topics/<t>`, `{}` when
-   * there are no overrides, before creating the topic) plus any topic-config resource whose topic does
-   * not exist (not produced by kbroker's controller, shown if present).
+   * Topic-config resources whose topic does not exist (not produced by kbroker's controller, shown if
+   * present), and the newest of their creations. Keyed by the name set and the configs: creating a
+   * topic costs one pass over the topic configs, never one over the topics.
    */
-  private topicConfigNames(): readonly string[] {
+  private orphanTopicConfigs(): { readonly names: readonly string[]; readonly newest: bigint } {
     const topics = this.image.topics;
     const configs = this.image.configs;
-    // Keyed by the name list, not the topics image: partition changes do not rebuild it. Without
-    // configs of missing topics it *is* the name list (and shares its encoding).
-    const names = this.topicNames();
-    return memo2(names, configs, 'configNames', () => {
-      let out: string[] | undefined;
-      for (const [name] of configs.resources(ConfigResourceType.Topic)) {
+    return memo2(topics.namesKey, configs, 'orphanConfigs', () => {
+      const names: string[] = [];
+      let newest = 0n;
+      for (const [name, r] of configs.resources(ConfigResourceType.Topic)) {
         if (topics.byName(name) !== undefined || !isZnodeName(name)) continue;
-        out ??= names.slice();
-        out.push(name);
+        names.push(name);
+        const z = zxidOf(r.createdOffset);
+        if (z > newest) newest = z;
       }
-      return out === undefined ? names : Object.freeze(out);
+      return { names: Object.freeze(names), newest };
     });
   }
 
   /**
+   * `/config/topics` children: every topic (Kafka's admin path writes `/config/topics/<t>`, `{}` when
+   * there are no overrides, before creating the topic) plus the orphaned topic configs.
+   */
+  private topicConfigNames(): readonly string[] {
+    const orphans = this.orphanTopicConfigs().names;
+    // Without orphans it *is* the name list (and shares its encoding).
+    if (orphans.length === 0) return this.topicNames();
+    return memo2(this.image.topics.namesKey, orphans, 'configNames', () =>
+      Object.freeze([...this.topicNames(), ...orphans]),
+    );
+  }
+
+  /**
    * `/config/topics`: a topic's removal removed its config znode, and so did emptying the configs of a
-   * topic that does not exist.
+   * topic that does not exist. Its stat needs no name list.
    */
   private topicConfigsNode(): NodeDesc {
     const topics = this.image.topics;
-    const configs = this.image.configs;
-    const orphans = configs.removals(ConfigResourceType.Topic);
+    const orphans = this.image.configs.removals(ConfigResourceType.Topic);
     return dynamic(
       () => this.topicConfigNames(),
-      () =>
-        memo2(this.topicNames(), configs, 'newest', () => {
-          let newest = this.newestTopic();
-          for (const [name, r] of configs.resources(ConfigResourceType.Topic)) {
-            const z = zxidOf(r.createdOffset);
-            if (z > newest && topics.byName(name) === undefined) newest = z;
-          }
-          return newest;
-        }),
-      () => this.topicConfigNames().length,
+      () => {
+        const newest = this.newestTopic();
+        const orphan = this.orphanTopicConfigs().newest;
+        return orphan > newest ? orphan : newest;
+      },
+      () => topics.topicCount + this.orphanTopicConfigs().names.length,
       topics.removedCount + orphans.count,
       Math.max(topics.lastRemovedOffset, orphans.lastOffset),
     );

@@ -6,7 +6,7 @@
  */
 import { MetadataStateMachine, readSnapshot } from '@kbroker/metadata-log';
 import type { Entry } from '@kbroker/raft';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { walk } from '../src/layout.js';
 import { MetadataZnodeTree } from '../src/tree.js';
 import type { Znode, ZnodeTreeSnapshot } from '../src/types.js';
@@ -222,6 +222,34 @@ describe('znode stats are the same on every node and after restarts', () => {
     // The run did what it is meant to: deletions and terms happened.
     expect(log.image.topics.removedCount).toBeGreaterThan(0);
     expect(log.image.terms.count).toBeGreaterThan(2);
+  });
+});
+
+describe('parent stats cost no child list', () => {
+  it("a topic's creation restats /brokers/topics and /config/topics without listing the topics", () => {
+    const { log } = sampleCluster();
+    log.apply(topicConfig('ghost', 'x', '1'));
+    const live = new MetadataZnodeTree(log.sm, { controllerId: CONTROLLER });
+    const before = live.current();
+    const names = vi.spyOn(Object.getPrototypeOf(log.image.topics), 'names');
+    try {
+      const created = log.apply(...topic('fresh', 'AAAAAAAAAAAAAAAAAAAABA', [[1], [2]]));
+      const after = live.current();
+      expect(stat(after, '/brokers/topics')).toMatchObject({
+        numChildren: stat(before, '/brokers/topics').numChildren + 1,
+        pzxid: BigInt(created),
+      });
+      // `ghost` has configs and no topic: one more child than the topics.
+      expect(stat(after, '/config/topics')).toMatchObject({
+        numChildren: stat(after, '/brokers/topics').numChildren + 1,
+        pzxid: BigInt(created),
+      });
+      expect(names).not.toHaveBeenCalled();
+      expect(after.children('/config/topics')).toContain('ghost');
+      expect(names).toHaveBeenCalled();
+    } finally {
+      names.mockRestore();
+    }
   });
 });
 

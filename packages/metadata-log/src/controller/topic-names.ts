@@ -49,13 +49,51 @@ export function topicNamesCollide(a: string, b: string): boolean {
   return a !== b && unifyCollisionChars(a) === unifyCollisionChars(b);
 }
 
+/** Existing topic names, by lookup (a large image) rather than by list. */
+export interface TopicNameSet {
+  has(name: string): boolean;
+  /** Every name, for a name with too many `.`/`_` to try each spelling. */
+  names(): Iterable<string>;
+}
+
+/** Up to 2^12 spellings are looked up; a name with more `.`/`_` is compared with every name instead. */
+const MAX_SPELLING_BITS = 12;
+
 /**
  * The existing topic a new name collides with, if any. An identical name is not a collision (that is
- * TOPIC_ALREADY_EXISTS). Scans `existing` only when the name has a `.` or `_`, since otherwise no other
- * name can unify to it; a caller with very many topics can keep its own index of unified names instead.
+ * TOPIC_ALREADY_EXISTS). A name without `.` or `_` collides with nothing, since no other name unifies
+ * to it. Given a {@link TopicNameSet}, the other spellings of the name (each `.`/`_` either way) are
+ * looked up, so the cost does not grow with the number of topics.
  */
-export function findCollidingTopic(name: string, existing: Iterable<string>): string | undefined {
+export function findCollidingTopic(
+  name: string,
+  existing: Iterable<string> | TopicNameSet,
+): string | undefined {
   if (!hasCollisionChars(name)) return undefined;
+  if (isNameSet(existing)) {
+    const set = existing;
+    const at: number[] = [];
+    for (let i = 0; i < name.length; i++) if (name[i] === '.' || name[i] === '_') at.push(i);
+    if (at.length <= MAX_SPELLING_BITS) {
+      const chars = name.split('');
+      for (let bits = 0; bits < 1 << at.length; bits++) {
+        for (let j = 0; j < at.length; j++) chars[at[j]!] = bits & (1 << j) ? '_' : '.';
+        const other = chars.join('');
+        if (other !== name && set.has(other)) return other;
+      }
+      return undefined;
+    }
+    return scanForCollision(name, set.names());
+  }
+  return scanForCollision(name, existing as Iterable<string>);
+}
+
+function isNameSet(x: Iterable<string> | TopicNameSet): x is TopicNameSet {
+  const s = x as Partial<TopicNameSet>;
+  return typeof s.has === 'function' && typeof s.names === 'function';
+}
+
+function scanForCollision(name: string, existing: Iterable<string>): string | undefined {
   const unified = unifyCollisionChars(name);
   for (const other of existing) {
     if (other !== name && other.length === name.length && unifyCollisionChars(other) === unified)
@@ -73,7 +111,10 @@ export interface NewTopicNameCheck {
  * Validates a name for a new topic: throws INVALID_TOPIC_EXCEPTION for an illegal name, and reports
  * (does not refuse) a `.`/`_` collision with an existing topic.
  */
-export function checkNewTopicName(name: string, existing: Iterable<string>): NewTopicNameCheck {
+export function checkNewTopicName(
+  name: string,
+  existing: Iterable<string> | TopicNameSet,
+): NewTopicNameCheck {
   validateTopicName(name);
   return { collidesWith: findCollidingTopic(name, existing) };
 }

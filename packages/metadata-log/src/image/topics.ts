@@ -105,15 +105,24 @@ export interface ComparableTopic {
   partitions: PartitionRegistration[];
 }
 
-interface NameIndex {
-  readonly names: readonly string[];
-  readonly newest: number;
+/** Name map -> its names (frozen). */
+const nameLists = new WeakMap<PMap<string>, readonly string[]>();
+
+/** The newest creation offset among `byId`'s topics (0: none): O(topics), for when no cheaper answer is known. */
+function newestOf(byId: PMap<TopicImageImpl>): number {
+  let newest = 0;
+  for (const t of byId.values()) if (t.createdOffset > newest) newest = t.createdOffset;
+  return newest;
 }
-/** Name map -> its names and newest creation (a topic's creation offset never changes while it exists). */
-const nameIndexes = new WeakMap<PMap<string>, NameIndex>();
 
 export class TopicsImageImpl implements TopicsImage {
   static readonly EMPTY = new TopicsImageImpl(PMap.empty(), PMap.empty(), 0);
+
+  /**
+   * The newest creation among the topics. Kept by the delta (O(1) per creation) so that a znode's stat
+   * never needs the name list: only removing the newest topic costs a pass over the topics.
+   */
+  readonly newestCreatedOffset: number;
 
   /** @internal */
   constructor(
@@ -122,8 +131,14 @@ export class TopicsImageImpl implements TopicsImage {
     readonly partitionCount: number,
     readonly removedCount = 0,
     readonly lastRemovedOffset = 0,
+    newestCreatedOffset?: number,
   ) {
+    this.newestCreatedOffset = newestCreatedOffset ?? newestOf(byIdMap);
     Object.freeze(this);
+  }
+
+  get namesKey(): object {
+    return this.byNameMap;
   }
 
   byId(topicId: string): TopicImageImpl | undefined {
@@ -139,32 +154,21 @@ export class TopicsImageImpl implements TopicsImage {
     return this.byIdMap.values();
   }
 
-  names(): readonly string[] {
-    return this.nameIndex().names;
-  }
-
-  get newestCreatedOffset(): number {
-    return this.nameIndex().newest;
-  }
-
   /**
    * Keyed by the name map, which a delta rebuilds only when a topic is created or removed: images
    * that differ in partitions alone share it (O(topics) once per creation or removal, not per image).
    */
-  private nameIndex(): NameIndex {
-    let index = nameIndexes.get(this.byNameMap);
-    if (index === undefined) {
-      const names: string[] = [];
-      let newest = 0;
-      for (const [name, id] of this.byNameMap.entries()) {
-        names.push(name);
-        const created = this.byIdMap.get(id)?.createdOffset ?? 0;
-        if (created > newest) newest = created;
-      }
-      index = { names: Object.freeze(names), newest };
-      nameIndexes.set(this.byNameMap, index);
+  names(): readonly string[] {
+    let names = nameLists.get(this.byNameMap);
+    if (names === undefined) {
+      const list: string[] = [];
+      this.byNameMap.forEach((_id, name) => {
+        list.push(name);
+      });
+      names = Object.freeze(list);
+      nameLists.set(this.byNameMap, names);
     }
-    return index;
+    return names;
   }
 
   get topicCount(): number {
@@ -388,10 +392,19 @@ export class TopicsDelta {
   apply(): TopicsImageImpl {
     if (this.changed.size === 0) return this.image;
     const byId = this.image.byIdMap.asMutable();
+    let newest: number | undefined = this.image.newestCreatedOffset;
     for (const [id, w] of this.changed) {
-      if (w === null) byId.delete(id);
-      else byId.set(id, w.toImage());
+      if (w === null) {
+        // Creation offsets are unique: only the removal of the newest topic loses the answer.
+        if (this.image.byIdMap.get(id)?.createdOffset === this.image.newestCreatedOffset) newest = undefined;
+        byId.delete(id);
+      } else {
+        byId.set(id, w.toImage());
+      }
     }
+    if (newest !== undefined)
+      for (const w of this.changed.values())
+        if (w !== null && w.createdOffset > newest) newest = w.createdOffset;
     let byName = this.image.byNameMap;
     if (this.names.size > 0) {
       const b = byName.asMutable();
@@ -407,6 +420,7 @@ export class TopicsDelta {
       this.image.partitionCount + this.partitionDelta,
       this.removedCount,
       this.lastRemovedOffset,
+      newest,
     );
   }
 }

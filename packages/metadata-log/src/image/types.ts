@@ -89,10 +89,16 @@ export interface TopicsImage {
   readonly topicCount: number;
   readonly partitionCount: number;
   /**
-   * Every topic name (frozen), and the newest topic's creation offset: the same array while no topic
-   * is created or removed, whatever else changes (partition changes do not rebuild it).
+   * Every topic name (frozen): the same array while no topic is created or removed, whatever else
+   * changes (partition changes do not rebuild it). O(topics) to build once per name set.
    */
   names(): readonly string[];
+  /**
+   * The same object exactly while the name set is the same (as {@link names}), without building the
+   * list: a key for caches of what depends on the names alone.
+   */
+  readonly namesKey: object;
+  /** The newest topic's creation offset (0: no topics); O(1). */
   readonly newestCreatedOffset: number;
   /** Topics removed since the log began, and the offset of the last removal (0: none). */
   readonly removedCount: number;
