@@ -540,6 +540,30 @@ export interface Apis extends ZnodeApis {
     };
     res: { leader: number; leaderEpoch: number; isr: readonly number[]; partitionEpoch: number } & ItemResult;
   };
+  /** ISR changes of many partitions from one partition leader (Kafka's AlterPartition carries many). */
+  alterPartitions: {
+    req: {
+      brokerId: number;
+      brokerEpoch: number;
+      partitions: readonly {
+        topicId: string;
+        partitionId: number;
+        leaderEpoch: number;
+        partitionEpoch: number;
+        newIsr: readonly { brokerId: number; brokerEpoch: number }[];
+      }[];
+    };
+    res: {
+      partitions: ({
+        topicId: string;
+        partitionId: number;
+        leader: number;
+        leaderEpoch: number;
+        isr: readonly number[];
+        partitionEpoch: number;
+      } & ItemResult)[];
+    };
+  };
   // ---- Watches (answered with the watch id; events follow as EventFrames) -------------------------
   watch: { req: { fromOffset?: number }; res: { watch: number; offset: number } };
   unwatch: { req: { watch: number }; res: Record<string, never> };
@@ -566,6 +590,7 @@ export const CONTROLLER_APIS: ReadonlySet<ApiName> = new Set<ApiName>([
   'zkSessionClose',
   'zkSessionHeartbeat',
   'alterPartition',
+  'alterPartitions',
   'describeQuorum',
   'addVoter',
   'removeVoter',

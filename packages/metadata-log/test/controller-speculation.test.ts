@@ -176,4 +176,50 @@ describe('speculation', () => {
     expect(committed.image.offsets.group('g')!.get('a', 0)!.offset).toBe(400);
     controller.close();
   });
+
+  it('appends a large non-atomic result as several batches, other work running between them', async () => {
+    const t = withTopicA(1);
+    const committed = { image: t.image as MetadataImageView };
+    const { raft, commitAll, proposals } = scriptedRaft(committed);
+    let turns = 0;
+    let leaderChange: ((c: { leaderId: number; term: number; role: string }) => void) | undefined;
+    const controller = new QuorumController({
+      raft: {
+        ...raft,
+        on: (_event, listener) => {
+          leaderChange = listener;
+        },
+      },
+      committed,
+      replay: replayBatch,
+      nowMs: () => t.nowMs,
+      maxRecordsPerBatch: 3,
+      yieldTurn: async () => {
+        turns++;
+        await new Promise((r) => setImmediate(r));
+      },
+    });
+    await controller.waitForActive(1000);
+    const noOps = (n: number) => Array.from({ length: n }, () => h.noOp()[0]!);
+    const split = controller.run('fence', () => ({ records: noOps(7), response: 'done', atomic: false }));
+    const after = controller.run('after', () => ({ records: noOps(1), response: 'after' }));
+    const atomic = controller.run('atomic', () => ({ records: noOps(5), response: 'atomic' }));
+    while (proposals.length < 5) await new Promise((r) => setImmediate(r));
+    // 7 records in batches of 3, 3 and 1, a turn given before each later batch; the operations queued
+    // behind come after the last; an atomic result is never split.
+    expect(proposals.map((p) => decodeBatch(p.data).records.length)).toEqual([3, 3, 1, 1, 5]);
+    expect(turns).toBe(2);
+    commitAll();
+    expect(await Promise.all([split, after, atomic])).toEqual(['done', 'after', 'atomic']);
+
+    // Leadership lost between batches: the rest is not proposed and the caller hears of it.
+    const lost = controller.run('fence', () => ({ records: noOps(7), response: 'done', atomic: false }));
+    while (proposals.length < 1) await new Promise((r) => setImmediate(r));
+    leaderChange!({ leaderId: 2, term: 2, role: 'follower' });
+    commitAll();
+    await expect(lost).rejects.toMatchObject({ code: 'NOT_CONTROLLER' });
+    await new Promise((r) => setImmediate(r));
+    expect(proposals).toHaveLength(0);
+    controller.close();
+  });
 });

@@ -331,6 +331,70 @@ describe('leadership', () => {
     );
   });
 
+  it('AlterPartitions: one request re-adds a broker to many ISRs, each partition answering for itself', () => {
+    const t = new Harness();
+    t.brokers([1, 2, 3]);
+    create(t, [
+      {
+        name: 'a',
+        numPartitions: -1,
+        replicationFactor: -1,
+        assignments: [0, 1, 2, 3].map((partitionIndex) => ({ partitionIndex, brokerIds: [1, 2, 3] })),
+      },
+    ]);
+    t.apply(h.fenceBroker(t.image, 3));
+    t.apply(h.unfenceBroker(t.image, 3));
+    const topic = t.image.topics.byName('a')!;
+    const epochOf = (id: number) => t.image.cluster.broker(id)!.epoch;
+    const isr = [1, 2, 3].map((brokerId) => ({ brokerId, brokerEpoch: epochOf(brokerId) }));
+    const item = (partitionId: number, leaderRecoveryState: 0 = 0) => {
+      const p = topic.partitions[partitionId];
+      return {
+        topicId: topic.id,
+        partitionId,
+        leaderEpoch: p?.leaderEpoch ?? 0,
+        partitionEpoch: p?.partitionEpoch ?? 0,
+        newIsr: isr,
+        leaderRecoveryState,
+      };
+    };
+    const before = t.image.provenance.offset;
+    const r = t.run(
+      h.alterPartitions(t.image, {
+        brokerId: 1,
+        brokerEpoch: epochOf(1),
+        partitions: [item(0), item(1), item(9), item(1), item(3)],
+      }),
+    );
+    expect(r.partitions.map((p) => [p.partitionId, p.error])).toEqual([
+      [0, null],
+      [1, null],
+      [9, 'UNKNOWN_TOPIC_OR_PARTITION'],
+      [1, 'INVALID_REQUEST'],
+      [3, null],
+    ]);
+    // One batch for all of them; partition 2 was not asked about.
+    expect(t.image.provenance.offset).toBe(before + 1);
+    const after = t.image.topics.byName('a')!.partitions;
+    expect(after.map((p) => p.isr)).toEqual([
+      [1, 2, 3],
+      [1, 2, 3],
+      [1, 2],
+      [1, 2, 3],
+    ]);
+    expect(r.partitions[0]).toMatchObject({ isr: [1, 2, 3], partitionEpoch: after[0]!.partitionEpoch });
+    expect(() =>
+      h.alterPartitions(t.image, { brokerId: 1, brokerEpoch: 999, partitions: [item(2)] }),
+    ).toThrow(expect.objectContaining({ code: 'STALE_BROKER_EPOCH' }));
+    expect(() =>
+      h.alterPartitions(t.image, {
+        brokerId: 1,
+        brokerEpoch: epochOf(1),
+        partitions: 'all' as unknown as [],
+      }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+  });
+
   it('preferred election moves leadership back once the preferred replica is in the ISR', () => {
     const t = new Harness();
     t.brokers([1, 2]);

@@ -496,11 +496,18 @@ export class RaftNode extends EventEmitter {
         for (const fn of batch) fn();
         if (this.core.hasReady()) {
           this.inReady = true;
+          let applied = false;
           try {
-            await this.handleReady(this.core.ready());
+            const rd = this.core.ready();
+            applied = rd.committedEntries.length > 0;
+            await this.handleReady(rd);
           } finally {
             this.inReady = false;
           }
+          // Committed entries left over (a Ready carries at most maxCommittedBytesPerReady): let timers
+          // and sockets have a turn first, so a long catch-up apply does not starve ticks (a leader's
+          // heartbeats) when no write to disk gives the event loop one.
+          if (applied && this.core.hasEntriesToApply()) await new Promise((r) => setImmediate(r));
         }
       }
     } catch (err) {

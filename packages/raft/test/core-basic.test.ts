@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { RaftCore } from '../src/core/raft.js';
 import { MessageType } from '../src/core/types.js';
-import { membership, Net } from './helpers/net.js';
+import { ent, fixedRandom, membership, Net } from './helpers/net.js';
 
 describe('RaftCore basics', () => {
   it('a single voter elects itself and commits after its own persist', () => {
@@ -73,5 +74,38 @@ describe('RaftCore basics', () => {
     });
     net.process(2);
     expect(net.queue.map((m) => [m.type, m.reject])).toEqual([[MessageType.AppendResp, true]]);
+  });
+});
+
+describe('RaftCore apply pacing', () => {
+  it('hands committed entries to apply at most maxCommittedBytesPerReady at a time, at least one', () => {
+    const entries = ['aaaa', 'bbbb', 'cccc', 'dddd', 'eeeeeeeeeeeeeeee', 'ffff'].map((t, i) =>
+      ent(i + 1, 1, t),
+    );
+    const core = new RaftCore(
+      {
+        id: 1,
+        electionTicks: 10,
+        heartbeatTicks: 1,
+        random: fixedRandom([3]),
+        maxCommittedBytesPerReady: 10,
+      },
+      {
+        hardState: { term: 1, vote: 1, commit: 6 },
+        snapshot: { index: 0, term: 0, membership: membership(1) },
+        entries,
+        applied: 0,
+      },
+    );
+    const slices: string[][] = [];
+    while (core.hasReady()) {
+      const rd = core.ready();
+      if (rd.committedEntries.length > 0)
+        slices.push(rd.committedEntries.map((e) => new TextDecoder().decode(e.data!)));
+      core.advance(rd);
+      expect(core.hasEntriesToApply()).toBe(slices.flat().length < 6);
+    }
+    // 4 + 4 bytes fit in 10; an entry over the limit goes alone.
+    expect(slices).toEqual([['aaaa', 'bbbb'], ['cccc', 'dddd'], ['eeeeeeeeeeeeeeee'], ['ffff']]);
   });
 });

@@ -170,6 +170,7 @@ const APIS = [
   'brokerHeartbeat',
   'zkSessionCreate',
   'alterPartition',
+  'alterPartitions',
   'addVoter',
   'removeVoter',
   'nope',

@@ -3,6 +3,9 @@ import type { ApiName, ApiRequest, ApiResponse } from '@kbroker/client/protocol'
 import type { MetadataImage, MetadataStateMachine } from '@kbroker/metadata-log';
 import type { Logger } from 'pino';
 
+/** ISR changes per alterPartitions request (the controller takes up to 10,000). */
+const ISR_CHANGES_PER_REQUEST = 5000;
+
 /** Calls a controller API wherever the active controller is (locally or forwarded). */
 export type ControllerCall = <A extends ApiName>(api: A, body: ApiRequest<A>) => Promise<ApiResponse<A>>;
 
@@ -186,10 +189,39 @@ export class BrokerLifecycle {
     });
   }
 
-  /** As leader, asks to add live replicas missing from the ISR (the partition leader owns its ISR). */
+  /**
+   * As leader, asks to add live replicas missing from the ISR (the partition leader owns its ISR), many
+   * partitions per request: after a broker's restart its leaders re-add it to hundreds of thousands of
+   * ISRs in a large cluster, which one request (and one Raft entry) per partition made take minutes.
+   */
   private async expandIsrs(): Promise<void> {
     const image: MetadataImage = this.opts.sm.image;
     const me = this.opts.brokerId;
+    type Change = {
+      topicId: string;
+      partitionId: number;
+      leaderEpoch: number;
+      partitionEpoch: number;
+      newIsr: { brokerId: number; brokerEpoch: number }[];
+    };
+    let changes: Change[] = [];
+    const send = async () => {
+      const partitions = changes;
+      changes = [];
+      const res = await this.opts.call('alterPartitions', {
+        brokerId: me,
+        brokerEpoch: this.epoch,
+        partitions,
+      });
+      for (const r of res.partitions) {
+        // Stale epochs (our image lags the controller) resolve themselves on the next pass.
+        if (r.error !== null)
+          this.log.debug(
+            { error: r.error, topicId: r.topicId, partition: r.partitionId },
+            'ISR expansion refused',
+          );
+      }
+    };
     for (const topic of image.topics.topics()) {
       for (let p = 0; p < topic.partitions.length; p++) {
         const part = topic.partitions[p]!;
@@ -200,24 +232,16 @@ export class BrokerLifecycle {
         });
         const isr = [...part.isr, ...live.filter((r) => !part.isr.includes(r))];
         if (isr.length === part.isr.length) continue;
-        try {
-          await this.opts.call('alterPartition', {
-            brokerId: me,
-            brokerEpoch: this.epoch,
-            topicId: topic.id,
-            partitionId: p,
-            leaderEpoch: part.leaderEpoch,
-            partitionEpoch: part.partitionEpoch,
-            newIsr: isr.map((id) => ({ brokerId: id, brokerEpoch: image.cluster.broker(id)?.epoch ?? -1 })),
-          });
-        } catch (err) {
-          // Stale epochs (our image lags the controller) resolve themselves on the next pass.
-          this.log.debug(
-            { err: (err as Error).message, topic: topic.name, partition: p },
-            'ISR expansion refused',
-          );
-        }
+        changes.push({
+          topicId: topic.id,
+          partitionId: p,
+          leaderEpoch: part.leaderEpoch,
+          partitionEpoch: part.partitionEpoch,
+          newIsr: isr.map((id) => ({ brokerId: id, brokerEpoch: image.cluster.broker(id)?.epoch ?? -1 })),
+        });
+        if (changes.length >= ISR_CHANGES_PER_REQUEST) await send();
       }
     }
+    if (changes.length > 0) await send();
   }
 }

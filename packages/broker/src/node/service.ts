@@ -459,6 +459,15 @@ export function nodeHandlers(ctx: ServiceContext): Handlers {
     alterPartition: viaController('alterPartition', (c, body) =>
       c.alterPartition({ ...body, leaderRecoveryState: 0 }),
     ),
+    alterPartitions: viaController('alterPartitions', (c, body) => {
+      if (!Array.isArray(body.partitions))
+        throw new NodeError('INVALID_REQUEST', 'alterPartitions needs a list of partitions');
+      return c.alterPartitions({
+        brokerId: body.brokerId,
+        brokerEpoch: body.brokerEpoch,
+        partitions: body.partitions.map((p) => ({ ...p, leaderRecoveryState: 0 })),
+      });
+    }),
 
     describeQuorum: viaLeader('describeQuorum', async () =>
       describeQuorum(ctx.raft.status(), ctx.clusterId, ctx.now()),

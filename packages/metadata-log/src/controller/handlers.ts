@@ -400,6 +400,78 @@ export function alterPartition(
   };
 }
 
+/** Most partitions in one alterPartitions request. */
+export const MAX_ALTER_PARTITIONS = 10_000;
+
+export interface AlterPartitionsRequest {
+  readonly brokerId: number;
+  readonly brokerEpoch: number;
+  readonly partitions: readonly Omit<AlterPartitionRequest, 'brokerId' | 'brokerEpoch'>[];
+}
+
+export interface AlterPartitionsItemResult extends AlterPartitionResult {
+  readonly topicId: string;
+  readonly partitionId: number;
+}
+
+/**
+ * Many partitions' ISR changes from one leader in one operation, as Kafka's AlterPartition request
+ * carries them: a broker back from a restart is re-added to the ISR of every partition it follows
+ * (hundreds of thousands in a large cluster), which one Raft entry per partition would take minutes to
+ * write. The broker epoch is checked once (refusing the whole request); each partition is decided on
+ * its own and answers with its own error. Non-atomic: each change is valid alone.
+ */
+export function alterPartitions(
+  image: MetadataImageView,
+  req: AlterPartitionsRequest,
+): ControllerResult<{ partitions: AlterPartitionsItemResult[] }> {
+  const reg = image.cluster.broker(req.brokerId);
+  if (reg === undefined || reg.epoch !== req.brokerEpoch) {
+    throw new ControllerError(
+      'STALE_BROKER_EPOCH',
+      `broker ${req.brokerId} epoch ${req.brokerEpoch} is not current`,
+    );
+  }
+  if (!Array.isArray(req.partitions) || req.partitions.length > MAX_ALTER_PARTITIONS) {
+    throw new ControllerError(
+      'INVALID_REQUEST',
+      `partitions must be a list of at most ${MAX_ALTER_PARTITIONS} ISR changes`,
+    );
+  }
+  const records: MetadataRecord[] = [];
+  const answers: ((committed: MetadataImageView) => AlterPartitionResult)[] = [];
+  const seen = new Set<string>();
+  for (const item of req.partitions) {
+    try {
+      const key = `${item.topicId}:${item.partitionId}`;
+      // Both changes would be decided on the same image; the second could undo the first.
+      if (seen.has(key))
+        throw new ControllerError('INVALID_REQUEST', `partition ${key} appears twice in the request`);
+      seen.add(key);
+      const one = alterPartition(image, { ...item, brokerId: req.brokerId, brokerEpoch: req.brokerEpoch });
+      records.push(...one.records);
+      const response = one.response;
+      answers.push((committed) =>
+        typeof response === 'function' ? response(committed, committed.provenance.offset) : response,
+      );
+    } catch (err) {
+      const failed = { leader: -1, leaderEpoch: -1, isr: [], partitionEpoch: -1, ...itemError(err) };
+      answers.push(() => failed);
+    }
+  }
+  return {
+    records,
+    response: (committed) => ({
+      partitions: answers.map((answer, i) => ({
+        topicId: req.partitions[i]!.topicId,
+        partitionId: req.partitions[i]!.partitionId,
+        ...answer(committed),
+      })),
+    }),
+    atomic: false,
+  };
+}
+
 export interface ElectLeadersResult extends ItemError {
   readonly topic: string;
   readonly partition: number;

@@ -57,6 +57,8 @@ export interface MetadataControllerOptions extends Partial<typeof CONTROLLER_DEF
   readonly random?: RandomSource;
   readonly logger?: Logger;
   readonly writeTimeoutMs?: number;
+  /** See QuorumControllerOptions.maxRecordsPerBatch. */
+  readonly maxRecordsPerBatch?: number;
 }
 
 export interface HeartbeatRequest {
@@ -108,6 +110,7 @@ export class MetadataController {
       nowMs: this.nowMs,
       logger: opts.logger,
       writeTimeoutMs: opts.writeTimeoutMs,
+      maxRecordsPerBatch: opts.maxRecordsPerBatch,
     });
     this.quorum.onActivation((active) => {
       if (active) {
@@ -180,6 +183,8 @@ export class MetadataController {
           if (next === 'CONTROLLED_SHUTDOWN') this.tracker.setControlledShutdownOffset(req.brokerId, offset);
           return response;
         },
+        // One change per partition, the registration's first (unfence) or last (fence, shutdown).
+        atomic: false,
       };
     });
   }
@@ -188,7 +193,7 @@ export class MetadataController {
     return this.write('unregisterBroker', (image) => {
       const result = h.unregisterBroker(image, brokerId);
       this.tracker.remove(brokerId);
-      return result;
+      return { ...result, atomic: false };
     });
   }
 
@@ -220,11 +225,16 @@ export class MetadataController {
     return this.write('alterPartition', (image) => h.alterPartition(image, req));
   }
 
+  /** ISR changes of many partitions from one leader (see handlers.alterPartitions). */
+  alterPartitions(req: h.AlterPartitionsRequest): Promise<{ partitions: h.AlterPartitionsItemResult[] }> {
+    return this.write('alterPartitions', (image) => h.alterPartitions(image, req));
+  }
+
   electLeaders(
     type: 'PREFERRED' | 'UNCLEAN',
     scope?: readonly ElectionScope[],
   ): Promise<h.ElectLeadersResult[]> {
-    return this.write('electLeaders', (image) => h.electLeaders(image, type, scope));
+    return this.write('electLeaders', (image) => ({ ...h.electLeaders(image, type, scope), atomic: false }));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -341,7 +351,7 @@ export class MetadataController {
         this.opts.logger?.info({ brokerId: stale }, 'broker session expired; fencing');
         await this.write('fenceStaleBroker', (image) => {
           this.tracker.fence(stale);
-          return { records: h.fenceBroker(image, stale), response: undefined };
+          return { records: h.fenceBroker(image, stale), response: undefined, atomic: false };
         });
       }
       await this.write('expireZkSessions', (image) => {
@@ -359,6 +369,7 @@ export class MetadataController {
         await this.write('autoPreferredElection', (image) => ({
           records: preferredElectionChanges(image).records,
           response: undefined,
+          atomic: false,
         }));
       }
       if (this.cfg.noOpIntervalMs > 0 && now - this.lastWriteMs >= this.cfg.noOpIntervalMs) {

@@ -49,6 +49,14 @@ export type BatchReplayer = (
 export interface ControllerResult<R> {
   readonly records: readonly MetadataRecord[];
   readonly response: R | ((committed: MetadataImageView, offset: number) => R);
+  /**
+   * Whether the records must land in one batch (default true). A non-atomic result (fencing a broker,
+   * an election: one independent change per partition, the broker's own record last) larger than
+   * `maxRecordsPerBatch` is appended as several consecutive batches, as Kafka's QuorumController does:
+   * a cluster of 250,000 partitions fences a broker with 250,000 records, and one batch of them would
+   * hold the leader's event loop (encode, replicate, apply) past the election timeout.
+   */
+  readonly atomic?: boolean;
 }
 
 export interface QuorumControllerOptions {
@@ -59,7 +67,17 @@ export interface QuorumControllerOptions {
   readonly logger?: Logger;
   /** Timeout of one proposal. */
   readonly writeTimeoutMs?: number;
+  /** The most records in one batch of a non-atomic result (Kafka's default: 10,000). */
+  readonly maxRecordsPerBatch?: number;
+  /**
+   * Resolves after other work had a turn (default: the next `setImmediate`); awaited between the
+   * batches of a split result so Raft heartbeats and applies run meanwhile.
+   */
+  readonly yieldTurn?: () => Promise<void>;
 }
+
+const DEFAULT_MAX_RECORDS_PER_BATCH = 10_000;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface Pending {
   /** What the speculative image replays of the proposed batch (see {@link speculated}). */
@@ -91,6 +109,8 @@ export class QuorumController {
   private readonly nowMs: () => number;
   private readonly log: Logger;
   private readonly writeTimeoutMs: number;
+  private readonly maxRecordsPerBatch: number;
+  private readonly yieldTurn: () => Promise<void>;
 
   private active = false;
   private activeTerm = -1;
@@ -126,6 +146,8 @@ export class QuorumController {
     this.nowMs = opts.nowMs ?? Date.now;
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'controller' });
     this.writeTimeoutMs = opts.writeTimeoutMs ?? 10_000;
+    this.maxRecordsPerBatch = Math.max(1, opts.maxRecordsPerBatch ?? DEFAULT_MAX_RECORDS_PER_BATCH);
+    this.yieldTurn = opts.yieldTurn ?? nextTurn;
     this.raft.on('leader-change', this.onLeaderChange);
     const s = this.raft.status();
     if (s.role === 'leader') this.leaderChanged(true, s.term);
@@ -217,8 +239,50 @@ export class QuorumController {
     }
     // A batch of offset commits waiting goes first: the log keeps the order of the queue.
     this.flushOffsets();
+    if (result.atomic === false && result.records.length > this.maxRecordsPerBatch) {
+      const { committed } = await this.proposeSplit(name, result.records, now);
+      return () => committed.then(respond);
+    }
     const committed = this.propose(name, { timestampMs: now, records: result.records }).then(respond);
     return () => committed;
+  }
+
+  /**
+   * Proposes `records` as consecutive batches of at most maxRecordsPerBatch, giving other work a turn
+   * between them; holds the queue meanwhile, so no other operation lands between them (offset commits
+   * may: they touch no record of these). Resolves once all are proposed, with a promise of the last
+   * one's offset. If leadership or speculation is lost part way, the rest is not proposed and the
+   * promise rejects: the batches already proposed may still commit, which a non-atomic result allows
+   * (each is a valid change on its own; the next controller recomputes what is left).
+   */
+  private async proposeSplit(
+    name: string,
+    records: readonly MetadataRecord[],
+    now: number,
+  ): Promise<{ committed: Promise<number> }> {
+    const proposed: Promise<number>[] = [];
+    this.log.info(
+      { op: name, records: records.length, batches: Math.ceil(records.length / this.maxRecordsPerBatch) },
+      'appending a large non-atomic result in batches',
+    );
+    for (let from = 0; from < records.length; from += this.maxRecordsPerBatch) {
+      if (from > 0) {
+        await this.yieldTurn();
+        if (!this.active || this.speculative === undefined || this.settling !== undefined) {
+          const stopped = Promise.all(proposed).then(() => {
+            throw this.notController();
+          });
+          // Whoever awaits the result sees the rejection; the batches' own failures are logged.
+          stopped.catch(() => undefined);
+          return { committed: stopped };
+        }
+      }
+      const batch = records.slice(from, from + this.maxRecordsPerBatch);
+      const p = this.propose(name, { timestampMs: now, records: batch });
+      p.catch(() => undefined);
+      proposed.push(p);
+    }
+    return { committed: Promise.all(proposed).then((offsets) => offsets[offsets.length - 1]!) };
   }
 
   /**

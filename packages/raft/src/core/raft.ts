@@ -25,7 +25,22 @@ const DEFAULTS = {
   maxEntriesPerAppend: 512,
   maxBytesPerAppend: 1024 * 1024,
   maxInflightAppends: 64,
+  maxCommittedBytesPerReady: 1024 * 1024,
 };
+
+/**
+ * The longest prefix of `entries` within `maxBytes` of data, and at least one entry: a node catching
+ * up applies a long run of committed entries over several Readys, between which the host handles
+ * ticks and messages (a leader's heartbeats keep going out).
+ */
+function firstBytes(entries: readonly Entry[], maxBytes: number): readonly Entry[] {
+  let bytes = 0;
+  for (let i = 0; i < entries.length; i++) {
+    bytes += entries[i]!.data?.byteLength ?? 0;
+    if (bytes > maxBytes && i > 0) return entries.slice(0, i);
+  }
+  return entries;
+}
 
 /** A raft invariant was broken: the log or the caller's contract is corrupt. Never caught inside the core. */
 export class RaftInvariantError extends Error {
@@ -335,6 +350,11 @@ export class RaftCore {
     );
   }
 
+  /** Whether committed, locally durable entries wait to be applied (more than the last Ready carried). */
+  hasEntriesToApply(): boolean {
+    return this.applicableIndex() > this.applied;
+  }
+
   ready(): Ready {
     this.assertNotInFlight('ready');
     if (this.broadcastPending) {
@@ -366,7 +386,10 @@ export class RaftCore {
       snapshot: this.pendingSnapshot,
       messages: this.msgs,
       messagesAfterPersist: this.msgsAfterPersist,
-      committedEntries: applyTo >= applyFrom ? this.log.slice(applyFrom, applyTo + 1) : [],
+      committedEntries:
+        applyTo >= applyFrom
+          ? firstBytes(this.log.slice(applyFrom, applyTo + 1), this.cfg.maxCommittedBytesPerReady)
+          : [],
       readStates: this.readStates,
       accepted: this.accepted,
       dropped: this.dropped,

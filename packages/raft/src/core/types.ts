@@ -252,6 +252,11 @@ export interface CoreConfig {
   readonly maxBytesPerAppend?: number;
   /** Most Append messages in flight to one replica before waiting for acknowledgements. Default 64. */
   readonly maxInflightAppends?: number;
+  /**
+   * Most bytes of entry data handed to the host to apply in one Ready (at least one entry). Default
+   * 1 MiB (etcd's MaxCommittedSizePerReady): the rest comes in the next Readys.
+   */
+  readonly maxCommittedBytesPerReady?: number;
   /** An observer silent for this many ticks is forgotten by the leader. Default 10 * electionTicks. */
   readonly observerExpiryTicks?: number;
 }
