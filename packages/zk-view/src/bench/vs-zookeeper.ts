@@ -503,7 +503,6 @@ async function findLeader(sys: Sys, brokers: readonly string[] | undefined): Pro
   }
 }
 
-/** Waits until every server of `sys` is back in the ensemble / cluster and serves a session. */
 /**
  * Resolves once every server of `sys` serves again (kbroker: a controller and three unfenced brokers;
  * ZooKeeper: one leader and two followers), or rejects after `timeoutMs` saying what was missing. A
