@@ -7,7 +7,7 @@
 // --count preloads count-calls.mjs into the nodes and prints, per node, the commitOffsets calls, Raft
 // entries, persists and applies made during the measured window.
 import { readdirSync, readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { cpuMs, loadOptions, out, sleep } from './lib.mjs';
 
 const dist = new URL('../../packages/', import.meta.url).pathname;
 const { startKbroker, kbrokerAdmin } = await import(`${dist}zk-view/dist/bench/kbroker-procs.js`);
@@ -15,31 +15,13 @@ const { createTopics, topicName } = await import(`${dist}zk-view/dist/bench/comm
 const { liveChildren } = await import(`${dist}zk-view/dist/bench/zookeeper-server.js`);
 const { pool } = await import(`${dist}zk-view/dist/bench/zk-client.js`);
 const { ZkWireClient } = await import(`${dist}zk-view/dist/client/zk-client.js`);
-const { threadCpuMs } = await import(`${dist}zk-view/dist/bench/cpu-profile.js`);
 
-const { values } = parseArgs({
-  options: {
-    clients: { type: 'string', default: '256' },
-    topics: { type: 'string', default: '1000' },
-    'duration-ms': { type: 'string', default: '8000' },
-    count: { type: 'boolean', default: false },
-  },
-});
-const clients = Number(values.clients);
-const topics = Number(values.topics);
-const durationMs = Number(values['duration-ms']);
-if (!(clients >= 1 && topics >= 1000 && durationMs >= 1000)) {
-  process.stderr.write('--clients >= 1, --topics >= 1000 and --duration-ms >= 1000\n');
-  process.exit(2);
-}
-const out = (line) => process.stdout.write(`${line}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const values = loadOptions(
+  { clients: 256, topics: 1000, durationMs: 8000, minTopics: 1000 },
+  { count: { type: 'boolean', default: false } },
+);
+const { clients, topics, durationMs } = values;
 
-/** CPU ms of a process so far, all threads, user + system (the benchmark's own /proc reader). */
-async function cpuMs(pid) {
-  const t = await threadCpuMs(pid);
-  return t === undefined ? 0 : t.mainMs + t.otherMs;
-}
 /** Voluntary and involuntary context switches of a process, all threads. */
 function switches(pid) {
   let vol = 0;

@@ -6,35 +6,16 @@
 //   node scripts/perf/create-load.mjs [--clients 16] [--topics 10000] [--duration-ms 6000]
 //
 // KBROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the nodes.
-import { parseArgs } from 'node:util';
+import { cpuMs, loadOptions, out, sleep } from './lib.mjs';
 
 const dist = new URL('../../packages/', import.meta.url).pathname;
 const { startKbroker, kbrokerAdmin } = await import(`${dist}zk-view/dist/bench/kbroker-procs.js`);
 const { createTopics } = await import(`${dist}zk-view/dist/bench/common.js`);
 const { liveChildren } = await import(`${dist}zk-view/dist/bench/zookeeper-server.js`);
 const { ZkWireClient } = await import(`${dist}zk-view/dist/client/zk-client.js`);
-const { threadCpuMs } = await import(`${dist}zk-view/dist/bench/cpu-profile.js`);
 
-const { values } = parseArgs({
-  options: {
-    clients: { type: 'string', default: '16' },
-    topics: { type: 'string', default: '10000' },
-    'duration-ms': { type: 'string', default: '6000' },
-  },
-});
-const clients = Number(values.clients);
-const topics = Number(values.topics);
-const durationMs = Number(values['duration-ms']);
-if (!(clients >= 1 && topics >= 0 && durationMs >= 1000)) {
-  process.stderr.write('--clients >= 1, --topics >= 0 and --duration-ms >= 1000\n');
-  process.exit(2);
-}
-const out = (line) => process.stdout.write(`${line}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function cpuMs(pid) {
-  const t = await threadCpuMs(pid);
-  return t === undefined ? 0 : t.mainMs + t.otherMs;
-}
+const values = loadOptions({ clients: 16, topics: 10000, durationMs: 6000, minTopics: 0 });
+const { clients, topics, durationMs } = values;
 const assignment = (k) => {
   const parts = {};
   for (let p = 0; p < 10; p++) parts[String(p)] = [0, 1, 2].map((r) => ((k + p + r) % 3) + 1);
