@@ -161,7 +161,12 @@ export class BrokerLifecycle {
         );
         this.state = next;
       }
-      if (this.state === 'unfenced') await this.expandIsrs();
+      if (this.state === 'unfenced')
+        // A refused or lost request is retried by the next pass (the next heartbeat): it must not be
+        // taken for a failed heartbeat.
+        await this.expandIsrs().catch((err: Error & { code?: string }) =>
+          this.log.debug({ err: err.message, code: err.code }, 'ISR expansion failed; retried next pass'),
+        );
       this.schedule(
         this.state === 'fenced'
           ? Math.min(200, this.opts.heartbeatIntervalMs)
